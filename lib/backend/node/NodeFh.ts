@@ -1,0 +1,197 @@
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { IoFailure, type Cancel, type Fh, type ReadResult, type WriteResult } from '../Backend.js';
+import { errnoText } from '../../handle/errors.js';
+import { nodeLoop } from './NodeLoop.js';
+
+/** The largest piece handed to Node's `write` at once; bounds what Node holds beyond wbuf. */
+export const MAX_WRITE_PIECE = 64 * 1024;
+
+type AnyStream = Duplex | Readable | Writable;
+
+interface SocketLike {
+  setNoDelay?(on: boolean): unknown;
+  setKeepAlive?(on: boolean): unknown;
+  remoteAddress?: string;
+  remotePort?: number;
+  allowHalfOpen?: boolean;
+}
+
+/**
+ * A Node stream (a `net.Socket`, TCP or Unix, a pipe, a child's stdio, a file's read stream)
+ * seen as a non-blocking file handle with level-triggered readiness.
+ *
+ * Node streams push; AnyEvent polls. The adapter keeps the stream in paused mode and reads
+ * from its buffer only when the Handle asks, so Node's own read-ahead is bounded by the
+ * stream's readableHighWaterMark plus one libuv read (64 KiB); when the Handle stops reading,
+ * Node stops reading from the kernel. On the write side, a write is refused (EAGAIN) while
+ * `writableNeedDrain` is set, and large chunks are cut to 64 KiB, so that Node holds at most
+ * writableHighWaterMark + 64 KiB beyond the Handle's wbuf (80 KiB with the defaults).
+ *
+ * Watchers are level-triggered, as libev's: after a callback, if the condition still holds
+ * and the watcher is still on, it is invoked again on the next loop iteration (setImmediate).
+ */
+export class NodeFh implements Fh {
+  readonly loop = nodeLoop;
+  readonly stream: AnyStream;
+  #readable: Readable | undefined;
+  #writable: Writable | undefined;
+  #onReadable: (() => void) | undefined;
+  #onWritable: (() => void) | undefined;
+  #scheduled = false;
+  /** The stream emitted 'end': the next read returns EOF. */
+  #endSeen = false;
+  #failure: IoFailure | undefined;
+  #closed = false;
+
+  constructor(stream: AnyStream) {
+    this.stream = stream;
+    this.#readable = isReadable(stream) ? stream : undefined;
+    this.#writable = isWritable(stream) ? stream : undefined;
+    // A half-closed peer must not make Node end our write side: AnyEvent keeps writing
+    // after EOF until the user shuts down or destroys.
+    const socket = stream as SocketLike;
+    if ('allowHalfOpen' in socket) socket.allowHalfOpen = true;
+    const wake = () => this.#schedule();
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'EIO';
+      this.#failure ??= new IoFailure(code, errnoText(code));
+      wake();
+    });
+    if (this.#readable) {
+      if (this.#readable.readableEncoding) throw new TypeError('AnyEvent::Handle: fh must not have an encoding set');
+      this.#readable.on('readable', wake);
+      this.#readable.on('end', () => {
+        this.#endSeen = true;
+        wake();
+      });
+    }
+    if (this.#writable) this.#writable.on('drain', wake);
+    stream.on('close', wake);
+  }
+
+  watchReadable(cb: () => void): Cancel {
+    this.#onReadable = cb;
+    this.#schedule();
+    return () => {
+      if (this.#onReadable === cb) this.#onReadable = undefined;
+    };
+  }
+
+  watchWritable(cb: () => void): Cancel {
+    this.#onWritable = cb;
+    this.#schedule();
+    return () => {
+      if (this.#onWritable === cb) this.#onWritable = undefined;
+    };
+  }
+
+  read(max: number): ReadResult {
+    if (this.#failure) return this.#failure;
+    const r = this.#readable;
+    if (!r) return new IoFailure('EBADF', errnoText('EBADF'));
+    const available = r.readableLength;
+    if (available > 0) return r.read(Math.min(max, available)) as Buffer;
+    if (this.#endSeen || r.readableEnded) return Buffer.alloc(0);
+    // Lets Node notice the end (it emits 'end' only after a read on an empty, ended stream)
+    // and refill its buffer.
+    r.read(0);
+    return null;
+  }
+
+  write(chunks: readonly Buffer[]): WriteResult {
+    if (this.#failure) return this.#failure;
+    const w = this.#writable;
+    if (!w || w.writableEnded || w.destroyed) return new IoFailure('EPIPE', errnoText('EPIPE'));
+    if (w.writableNeedDrain) return null;
+    let written = 0;
+    for (const chunk of chunks) {
+      for (let offset = 0; offset < chunk.length; ) {
+        const piece = chunk.length - offset > MAX_WRITE_PIECE ? chunk.subarray(offset, offset + MAX_WRITE_PIECE) : offset ? chunk.subarray(offset) : chunk;
+        w.write(piece);
+        written += piece.length;
+        offset += piece.length;
+        if (w.writableNeedDrain || this.#failure) return written;
+      }
+    }
+    return written;
+  }
+
+  shutdown(): void {
+    const w = this.#writable;
+    if (w && !w.writableEnded && !w.destroyed) w.end();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onReadable = this.#onWritable = undefined;
+    const s = this.stream;
+    const w = this.#writable;
+    // What Node still holds is, for AnyEvent, already in the kernel: let it go out first.
+    if (w && !w.destroyed && !w.writableEnded && w.writableLength > 0) {
+      w.end();
+      const force = setTimeout(() => s.destroy(), 30_000);
+      force.unref();
+      s.once('finish', () => {
+        clearTimeout(force);
+        s.destroy();
+      });
+      s.once('close', () => clearTimeout(force));
+      return;
+    }
+    s.destroy();
+  }
+
+  setNoDelay(on: boolean): void {
+    (this.stream as SocketLike).setNoDelay?.(on);
+  }
+
+  setKeepAlive(on: boolean): void {
+    (this.stream as SocketLike).setKeepAlive?.(on);
+  }
+
+  peer(): { host: string; port: number } | undefined {
+    const s = this.stream as SocketLike;
+    return s.remoteAddress !== undefined ? { host: s.remoteAddress, port: s.remotePort ?? 0 } : undefined;
+  }
+
+  #readReady(): boolean {
+    const r = this.#readable;
+    return !!this.#failure || !r || r.readableLength > 0 || this.#endSeen;
+  }
+
+  #writeReady(): boolean {
+    const w = this.#writable;
+    return !!this.#failure || !w || w.destroyed || !w.writableNeedDrain;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#closed) return;
+    if (!(this.#onReadable && this.#readReady()) && !(this.#onWritable && this.#writeReady())) {
+      // Nothing ready: make sure Node keeps (or starts) filling its read buffer.
+      if (this.#onReadable && this.#readable && !this.#endSeen) this.#readable.read(0);
+      return;
+    }
+    this.#scheduled = true;
+    setImmediate(this.#dispatch);
+  }
+
+  /** One loop iteration for this handle: at most one read and one write callback. */
+  readonly #dispatch = (): void => {
+    this.#scheduled = false;
+    if (this.#closed) return;
+    const onReadable = this.#onReadable;
+    if (onReadable && this.#readReady()) onReadable();
+    const onWritable = this.#onWritable;
+    if (onWritable && !this.#closed && this.#writeReady()) onWritable();
+    this.#schedule();
+  };
+}
+
+function isReadable(s: AnyStream): s is Readable {
+  return typeof (s as Readable).read === 'function' && (s as Readable).readable !== undefined;
+}
+
+function isWritable(s: AnyStream): s is Writable {
+  return typeof (s as Writable).write === 'function' && (s as Writable).writable !== undefined;
+}

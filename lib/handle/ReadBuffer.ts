@@ -1,0 +1,95 @@
+/**
+ * `rbuf`: the bytes read and not yet consumed.
+ *
+ * Perl's rbuf is a string that grows at the end (`sysread … length $rbuf`) and shrinks at
+ * the front (`substr $rbuf, 0, $n, ""`), which perl does in O(1) with its offset trick.
+ * Here the bytes live in a backing Buffer, `[start, end)` is live, and `(end, capacity)` is
+ * spare room for the next read. Two rules keep this both fast and safe:
+ *
+ * - Every byte of a backing Buffer is written exactly once. Appends only go into the spare
+ *   room; when that runs out a fresh backing Buffer is allocated. So a `subarray` handed to
+ *   user code (a chunk, a line, `hdl.rbuf` itself) never changes under the user's feet,
+ *   and read types can pass data out without copying.
+ * - A fresh backing is at least twice the live size, so the copying is amortised O(1) per
+ *   byte, whatever the read sizes and however long a reader waits for its data.
+ */
+export class ReadBuffer {
+  #backing: Buffer = Buffer.alloc(0);
+  #start = 0;
+  #end = 0;
+
+  /** Bytes currently buffered. */
+  get length(): number {
+    return this.#end - this.#start;
+  }
+
+  /** The live bytes, as a view: valid for as long as the caller keeps it. */
+  view(): Buffer {
+    return this.#backing.subarray(this.#start, this.#end);
+  }
+
+  /** Append bytes just read. Takes ownership of `data` when the buffer is empty (no copy). */
+  append(data: Buffer): void {
+    if (data.length === 0) return;
+    const live = this.#end - this.#start;
+    if (live === 0) {
+      this.#backing = data;
+      this.#start = 0;
+      this.#end = data.length;
+      return;
+    }
+    if (this.#backing.length - this.#end < data.length) this.#regrow(live + data.length);
+    data.copy(this.#backing, this.#end);
+    this.#end += data.length;
+  }
+
+  /** Drop the first `n` bytes (`substr $rbuf, 0, $n, ""`). */
+  consume(n: number): void {
+    this.#start += Math.min(n, this.length);
+  }
+
+  /** Take the first `n` bytes out as a view (`substr $rbuf, 0, $n, ""` with the result). */
+  take(n: number): Buffer {
+    const end = this.#start + Math.min(n, this.length);
+    const out = this.#backing.subarray(this.#start, end);
+    this.#start = end;
+    return out;
+  }
+
+  /**
+   * Assignment to `rbuf`. AnyEvent allows only removing bytes from the front; a suffix of
+   * the current view is taken in O(1). Anything else is adopted as it is (Perl would let
+   * you do that too, with "hard-to-track-down bugs"); `strictSuffix` makes it throw.
+   */
+  assign(next: Buffer, strictSuffix: boolean): void {
+    if (
+      next.buffer === this.#backing.buffer &&
+      next.byteOffset >= this.#backing.byteOffset + this.#start &&
+      next.byteOffset + next.length === this.#backing.byteOffset + this.#end
+    ) {
+      this.#start = next.byteOffset - this.#backing.byteOffset;
+      return;
+    }
+    if (strictSuffix && next.length !== 0) {
+      throw new Error('rbuf may only be shortened by removing bytes from its front (assign a suffix of hdl.rbuf)');
+    }
+    this.#backing = next;
+    this.#start = 0;
+    this.#end = next.length;
+  }
+
+  /** Bytes held in memory for this buffer, consumed prefix and spare room included. */
+  get footprint(): number {
+    return this.#backing.length;
+  }
+
+  #regrow(needed: number): void {
+    const live = this.#end - this.#start;
+    const next = Buffer.allocUnsafe(Math.max(needed, live * 2, 4096));
+    this.#backing.copy(next, 0, this.#start, this.#end);
+    this.#backing = next;
+    this.#start = 0;
+    this.#end = live;
+  }
+
+}
