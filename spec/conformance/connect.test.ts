@@ -1,0 +1,96 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Handle } from '../../lib/index.js';
+import type { TestEnv } from '../helpers/env.js';
+import { ENVS } from '../helpers/envs.js';
+import { mustCall, mustNotCall } from '../helpers/mustCall.js';
+
+/** POD: connect, on_prepare, on_connect, on_connect_error. */
+describe.each(ENVS)('connect on $name', ({ make }) => {
+  let env: TestEnv;
+  beforeEach(() => {
+    env = make();
+  });
+  afterEach(() => env.close());
+
+  it('connects, calls on_prepare then on_connect with the numeric peer, and flushes writes queued before', async () => {
+    const server = await env.listen();
+    const order: string[] = [];
+    let peerAddr: [string, number] | undefined;
+    const hdl = new Handle({
+      connect: [server.host, server.port],
+      loop: env.loop,
+      on_prepare: mustCall((h: Handle) => {
+        order.push('prepare');
+        expect(h.backendFh).toBeDefined();
+        return undefined;
+      }),
+      on_connect: mustCall((_h: Handle, host: string, port: number) => {
+        order.push('connect');
+        peerAddr = [host, port];
+      }),
+      on_connect_error: mustNotCall('on_connect_error'),
+    });
+    expect(hdl.peername).toBe(server.host);
+    hdl.push_write('queued before connect');
+    const peer = await server.accepted;
+    await env.until(() => peer.received.toString() === 'queued before connect', 'queued write arrives');
+    expect(order).toEqual(['prepare', 'connect']);
+    expect(peerAddr).toEqual([server.host, server.port]);
+    hdl.destroy();
+    server.close();
+  });
+
+  it('reads queued before the connection completes are served after it', async () => {
+    const server = await env.listen();
+    const lines: string[] = [];
+    const hdl = new Handle({ connect: [server.host, server.port], loop: env.loop });
+    hdl.push_read('line', (_h, line) => lines.push(line));
+    const peer = await server.accepted;
+    peer.write('hello\n');
+    await env.until(() => lines.length === 1, 'line');
+    expect(lines).toEqual(['hello']);
+    hdl.destroy();
+    server.close();
+  });
+
+  it('calls on_connect_error with the message and destroys the handle on refusal', async () => {
+    const port = await env.deadPort();
+    let message = '';
+    const hdl = new Handle({
+      connect: ['127.0.0.1', port],
+      loop: env.loop,
+      on_connect: mustNotCall('on_connect'),
+      on_connect_error: mustCall((_h: Handle, m: string) => void (message = m)),
+      on_error: mustNotCall('on_error'),
+    });
+    await env.until(() => hdl.destroyed(), 'destroyed after refusal');
+    expect(message).toBe('Connection refused');
+  });
+
+  it('without on_connect_error, raises a fatal on_error with the system error', async () => {
+    const port = await env.deadPort();
+    const errors: Array<[boolean, string, string]> = [];
+    const hdl = new Handle({
+      connect: ['127.0.0.1', port],
+      loop: env.loop,
+      on_error: (_h, fatal, m, code) => errors.push([fatal, m, code]),
+    });
+    await env.until(() => hdl.destroyed(), 'destroyed');
+    expect(errors).toEqual([[true, 'Connection refused', 'ECONNREFUSED']]);
+  });
+
+  it('destroy while connecting cancels the attempt', async () => {
+    const server = await env.listen();
+    const hdl = new Handle({ connect: [server.host, server.port], loop: env.loop, on_connect: mustNotCall('on_connect') });
+    hdl.destroy();
+    await env.sleep(0.05);
+    expect(hdl.destroyed()).toBe(true);
+    server.close();
+  });
+
+  it('rejects bad connect arguments at construction', () => {
+    expect(() => new Handle({ connect: ['127.0.0.1', 70000] })).toThrow(RangeError);
+    expect(() => new Handle({} as never)).toThrow(/either an existing fh or the connect parameter/);
+    expect(() => new Handle({ connect: ['h', 1], frobnicate: 1 } as never)).toThrow(/unknown option 'frobnicate'/);
+  });
+});
