@@ -1,0 +1,73 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ReadBuffer } from '../../../lib/handle/ReadBuffer.js';
+
+describe('ReadBuffer', () => {
+  it('adopts the first chunk without copying', () => {
+    const rb = new ReadBuffer();
+    const data = Buffer.from('hello');
+    rb.append(data);
+    expect(rb.view().buffer).toBe(data.buffer);
+  });
+
+  it('takes a suffix of its own view in O(1), without reallocating', () => {
+    const rb = new ReadBuffer();
+    rb.append(Buffer.from('hello'));
+    rb.append(Buffer.from(' world'));
+    const before = rb.view();
+    rb.assign(before.subarray(6), true);
+    expect(rb.view().toString()).toBe('world');
+    expect(rb.view().buffer).toBe(before.buffer);
+  });
+
+  it('never rewrites bytes already handed out as views', () => {
+    const rb = new ReadBuffer();
+    rb.append(Buffer.from('abc'));
+    const handedOut = rb.take(3);
+    rb.append(Buffer.from('xyz'));
+    rb.append(Buffer.alloc(10_000, 0x51));
+    expect(handedOut.toString()).toBe('abc');
+  });
+
+  it('in strict mode, refuses an assignment that is not a suffix', () => {
+    const rb = new ReadBuffer();
+    rb.append(Buffer.from('hello'));
+    expect(() => rb.assign(Buffer.from('other'), true)).toThrow(/suffix/);
+    rb.assign(Buffer.from('other'), false);
+    expect(rb.view().toString()).toBe('other');
+  });
+
+  it('matches a plain concatenation model for any appends and consumes, within twice the peak size', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.record({ append: fc.uint8Array({ maxLength: 3000 }) }), fc.record({ consume: fc.nat(5000) })), {
+          maxLength: 60,
+        }),
+        (ops) => {
+          const rb = new ReadBuffer();
+          let model = Buffer.alloc(0);
+          const views: Array<[Buffer, Buffer]> = [];
+          let peak = 0;
+          for (const op of ops) {
+            if ('append' in op) {
+              rb.append(Buffer.from(op.append));
+              model = Buffer.concat([model, Buffer.from(op.append)]);
+            } else {
+              const n = Math.min(op.consume, model.length);
+              const taken = rb.take(n);
+              views.push([taken, Buffer.from(taken)]);
+              model = model.subarray(n);
+            }
+            expect(rb.view().equals(model)).toBe(true);
+            // Memory held is bounded by twice the peak of live data (consumed bytes are
+            // released at the next regrow, or at once when rbuf empties).
+            peak = Math.max(peak, rb.length);
+            expect(rb.footprint).toBeLessThanOrEqual(2 * peak + 4096);
+          }
+          for (const [view, copy] of views) expect(view.equals(copy)).toBe(true);
+        },
+      ),
+      { seed: 42, numRuns: 200 },
+    );
+  });
+});
