@@ -2,6 +2,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { IoFailure, type Cancel, type Connected, type Fh, type Loop } from '../backend/Backend.js';
 import { readType, writeType, register_read_type, register_write_type, type Reader } from '../types/registry.js';
+import type { ReadTypeArgs, WriteTypeArgs } from '../types/typeMaps.js';
 import { adoptFh, defaultLoop } from './defaultBackend.js';
 import { HandleError, errnoText, type ErrnoCode } from './errors.js';
 import { InactivityTimer, type TimeoutKind, type TimerHost } from './InactivityTimer.js';
@@ -527,6 +528,7 @@ export class Handle {
    * May invoke callbacks; the handle may be destroyed when this returns.
    */
   push_write(data: Buffer | Uint8Array | string): void;
+  push_write<K extends keyof WriteTypeArgs>(type: K, ...args: WriteTypeArgs[K]): void;
   push_write(type: string, ...args: unknown[]): void;
   push_write(...args: unknown[]): void {
     if (this.#destroyed) return;
@@ -645,6 +647,9 @@ export class Handle {
    * Perl: `$handle->push_read`.
    * May invoke callbacks; the handle may be destroyed when this returns.
    */
+  push_read(cb: Reader): void;
+  push_read<K extends keyof ReadTypeArgs>(type: K, ...args: ReadTypeArgs[K]): void;
+  push_read(type: string, ...args: unknown[]): void;
   push_read(...args: ReadArgs): void {
     if (this.#destroyed) return;
     this.#queue.push(this.#reader(args, 'push_read'));
@@ -652,6 +657,9 @@ export class Handle {
   }
 
   /** As `push_read`, but to the front of the queue. Perl: `$handle->unshift_read`. */
+  unshift_read(cb: Reader): void;
+  unshift_read<K extends keyof ReadTypeArgs>(type: K, ...args: ReadTypeArgs[K]): void;
+  unshift_read(type: string, ...args: unknown[]): void;
   unshift_read(...args: ReadArgs): void {
     if (this.#destroyed) return;
     this.#queue.unshift(this.#reader(args, 'unshift_read'));
