@@ -64,6 +64,8 @@ export interface Fh {
   setNoDelay?(on: boolean): void;
   /** SO_KEEPALIVE, where the handle is a socket; otherwise ignored. */
   setKeepAlive?(on: boolean): void;
+  /** What this Fh wraps (a net.Socket, say), returned by `hdl.fh`; the Fh itself if nothing. */
+  readonly native?: object;
   /** The numeric peer address, where there is one. */
   peer?(): { host: string; port: number } | undefined;
 }

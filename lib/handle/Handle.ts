@@ -241,7 +241,7 @@ export class Handle {
       return;
     }
     this.#fh = result.fh;
-    this.#userFh = result.fh;
+    this.#userFh = undefined;
     this.#skipDrainRbuf = false;
     this.#start(this.#initialTimeouts);
     if (this.#destroyed || !this.#on_connect) return;
@@ -326,9 +326,12 @@ export class Handle {
     return this.#destroyed;
   }
 
-  /** The file handle given to (or connected by) the constructor. Perl: `$handle->fh`. */
+  /**
+   * The file handle: the one given to the constructor, or the connected socket (during
+   * `on_prepare`, the socket being connected). Perl: `$handle->fh`.
+   */
   get fh(): object | undefined {
-    return this.#userFh;
+    return this.#userFh ?? this.#fh?.native ?? this.#fh;
   }
 
   /** The backend file handle the Handle drives. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Handle } from '../../lib/index.js';
 import type { TestEnv } from '../helpers/env.js';
@@ -21,7 +22,9 @@ describe.each(ENVS)('connect on $name', ({ make }) => {
       loop: env.loop,
       on_prepare: mustCall((h: Handle) => {
         order.push('prepare');
-        expect(h.backendFh).toBeDefined();
+        // Perl: `local $self->{fh}` is the socket being connected.
+        expect(h.fh).toBeDefined();
+        expect(h.fh).toBe(h.backendFh?.native ?? h.backendFh);
         return undefined;
       }),
       on_connect: mustCall((_h: Handle, host: string, port: number) => {
@@ -35,6 +38,7 @@ describe.each(ENVS)('connect on $name', ({ make }) => {
     const peer = await server.accepted;
     await env.until(() => peer.received.toString() === 'queued before connect', 'queued write arrives');
     expect(order).toEqual(['prepare', 'connect']);
+    if (env.name === 'node') expect(hdl.fh).toBeInstanceOf(net.Socket);
     expect(peerAddr).toEqual([server.host, server.port]);
     hdl.destroy();
     server.close();

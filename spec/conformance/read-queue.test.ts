@@ -203,6 +203,8 @@ describe.each(ENVS)('read queue on $name', ({ make }) => {
     // Node hands over at most what one libuv read (64 KiB) plus its stream buffer holds, so
     // on real sockets the same shape is shown with smaller numbers (a declared difference).
     const [rbufMax, readSize] = env.name === 'sim' ? [64 * 1024, 128 * 1024] : [1024, 4096];
+    // The simulated kernel buffer must hold the whole 128 KiB for one read to take it.
+    if (env.name === 'sim') ({ fh, peer } = await env.pair({ capacity: 256 * 1024 }));
     const hdl = new Handle({
       fh,
       rbuf_max: rbufMax,

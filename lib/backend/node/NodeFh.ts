@@ -33,6 +33,10 @@ interface SocketLike {
 export class NodeFh implements Fh {
   readonly loop = nodeLoop;
   readonly stream: AnyStream;
+  /** The stream itself: what `hdl.fh` returns. */
+  get native(): AnyStream {
+    return this.stream;
+  }
   #readable: Readable | undefined;
   #writable: Writable | undefined;
   #onReadable: (() => void) | undefined;

@@ -44,9 +44,11 @@ function fixedEol(cb: LineCallback, eol: Buffer) {
 }
 
 function regexEol(cb: LineCallback, eol: RegExp) {
-  // Perl: qr|^(.*?)($eol)|s — the shortest prefix followed by a marker.
+  // Perl: qr|^(.*?)($eol)|s. The /s belongs to the outer pattern; an interpolated qr//
+  // keeps its own flags, so `.` inside the user's eol still stops at a newline. [\s\S]
+  // gives the outer part /s without lending it to the eol.
   const flags = eol.flags.replace(/[gy]/g, '');
-  const pattern = new RegExp(`^([\\s\\S]*?)(${eol.source})`, flags.includes('s') ? flags : flags + 's');
+  const pattern = new RegExp(`^([\\s\\S]*?)(${eol.source})`, flags);
   return (hdl: Handle) => {
     const rbuf = hdl.rbuf;
     const m = pattern.exec(rbuf.toString('latin1'));
