@@ -86,14 +86,15 @@ export interface Loop {
   /** One-shot timer after `after` seconds (`AE::timer $after, 0, $cb`). */
   timer(after: number, cb: () => void): Cancel;
   /**
-   * `AnyEvent::Socket::tcp_connect`: tries each address of `host` in turn. `onPrepare`
+   * `AnyEvent::Socket::tcp_connect`: tries each address of `host` in turn (host `'unix/'`:
+   * `port` is the path of a Unix domain socket). `onPrepare`
    * runs before each attempt with the not-yet-connected handle and may return a connect
    * timeout in seconds (0 or undefined: the default). `cb` gets the connection, or the
    * failure of the last attempt.
    */
   connect(
     host: string,
-    port: number,
+    port: number | string,
     cb: (result: Connected | IoFailure) => void,
     onPrepare?: (fh: Fh) => number | undefined | void,
   ): Cancel;

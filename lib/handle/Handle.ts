@@ -3,6 +3,8 @@ import { EventEmitter } from 'eventemitter3';
 import { IoFailure, type Cancel, type Connected, type Fh, type Loop } from '../backend/Backend.js';
 import { readType, writeType, register_read_type, register_write_type, type Reader } from '../types/registry.js';
 import type { ReadTypeArgs, WriteTypeArgs } from '../types/typeMaps.js';
+// The built-in read and write types register themselves; every user of Handle gets them.
+import '../types/index.js';
 import { adoptFh, defaultLoop } from './defaultBackend.js';
 import { HandleError, errnoText, type ErrnoCode } from './errors.js';
 import { InactivityTimer, type TimeoutKind, type TimerHost } from './InactivityTimer.js';
@@ -187,7 +189,7 @@ export class Handle {
       this.#initialTimeouts = initialTimeouts;
       this.#connecting = this.#loop.connect(
         host,
-        Number(port),
+        host === 'unix/' ? port : Number(port),
         (result) => this.#connected(result),
         this.#on_prepare ? (fh) => this.#prepare(fh) : undefined,
       );
@@ -332,6 +334,33 @@ export class Handle {
    */
   get fh(): object | undefined {
     return this.#userFh ?? this.#fh?.native ?? this.#fh;
+  }
+
+  /**
+   * The callback currently set, for code that chains callbacks (Perl reads the hash:
+   * `my $prev = $hdl->{on_drain}`).
+   */
+  callback(name: 'on_drain' | 'on_read' | 'on_eof'): HandleCallback | undefined;
+  callback(name: 'on_error'): ErrorCallback | undefined;
+  callback(name: 'on_drain' | 'on_read' | 'on_eof' | 'on_error'): HandleCallback | ErrorCallback | undefined {
+    switch (name) {
+      case 'on_drain':
+        return this.#on_drain;
+      case 'on_read':
+        return this.#on_read;
+      case 'on_eof':
+        return this.#on_eof;
+      case 'on_error':
+        return this.#on_error;
+    }
+  }
+
+  /**
+   * True once EOF was read from the file handle. Perl code reads the private `$hdl->{_eof}`
+   * for this (pveproxy's response_stream does), hence the name.
+   */
+  get _eof(): boolean {
+    return this.#eof;
   }
 
   /** The backend file handle the Handle drives. */

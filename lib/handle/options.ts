@@ -27,7 +27,10 @@ export type FhLike = Fh | object;
 export interface HandleOptions {
   /** The file handle: an `Fh`, or (with the Node backend) a `net.Socket` or stream. */
   fh?: FhLike;
-  /** `[host, port]`: connect first (`AnyEvent::Socket::tcp_connect`). */
+  /**
+   * `[host, port]`: connect first (`AnyEvent::Socket::tcp_connect`). As in AnyEvent,
+   * `['unix/', path]` connects to a Unix domain socket.
+   */
   connect?: [string, number | string];
   /** The loop to connect on; defaults to the backend set with `setDefaultBackend`. */
   loop?: Loop;
@@ -140,7 +143,9 @@ export function validateOptions(options: HandleOptions): Readonly<HandleOptions>
       throw new TypeError('AnyEvent::Handle: connect must be [host, port]');
     }
     const port = Number(connect[1]);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    if (connect[0] === 'unix/') {
+      if (typeof connect[1] !== 'string' || !connect[1]) throw new TypeError("AnyEvent::Handle: connect ['unix/', path] needs a path");
+    } else if (!Number.isInteger(port) || port < 0 || port > 65535) {
       throw new RangeError(`AnyEvent::Handle: connect port must be 0..65535, got ${String(connect[1])}`);
     }
   }

@@ -44,14 +44,15 @@ export const nodeLoop: Loop = {
       const timeout = onPrepare?.(fh);
       socket.once('error', (err: NodeJS.ErrnoException) => next(fail(err.code ?? 'EIO')));
       if (timeout) stopTimer = nodeLoop.timer(timeout, () => next(fail('ETIMEDOUT')));
-      socket.connect({ host: addresses[i], port }, () => {
+      const where = host === 'unix/' ? { path: String(port) } : { host: addresses[i], port: Number(port) };
+      socket.connect(where, () => {
         if (settled || cancelled) return;
         settled = true;
         stopTimer?.();
         const connected: Connected = {
           fh: fh as Fh,
           host: socket.remoteAddress ?? addresses[i],
-          port: socket.remotePort ?? port,
+          port: socket.remotePort ?? 0,
           retry: () => {
             fh.close();
             attempt(addresses, i + 1, fail('ECONNREFUSED'));
@@ -61,7 +62,9 @@ export const nodeLoop: Loop = {
       });
     };
 
-    lookup(host, { all: true }, (err, addresses) => {
+    if (host === 'unix/') {
+      setImmediate(() => attempt([String(port)], 0, fail('ENOENT')));
+    } else lookup(host, { all: true }, (err, addresses) => {
       if (cancelled) return;
       if (err || !addresses.length) {
         const code = (err as NodeJS.ErrnoException | null)?.code ?? 'ENOTFOUND';
