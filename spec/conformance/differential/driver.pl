@@ -74,7 +74,8 @@ sub record {
       $ev->{r} = rlen $h;
       $ev->{w} = wlen $h;
    }
-   $ev->{async} = JSON::PP::true unless $IN_STEP;
+   # The peer's own events are the harness, not the handle: never marked.
+   $ev->{async} = JSON::PP::true unless $IN_STEP || $ev->{ev} =~ /^peer_/;
    push @TRACE, $ev;
    ++$ACTIVITY;
 }
@@ -447,6 +448,10 @@ sub run_scenario {
       mark (0, 'new');
       $HDL = eval { AnyEvent::Handle->new (fh => $hfh, %args) };
       record ({ ev => 'die', msg => clean_die ($@) }) if $@;
+      # new returns nothing when the handle was destroyed during construction (by a
+      # callback); go on with a destroyed handle, which is what the callbacks saw and
+      # what a JavaScript constructor returns (CTOR_UNDEF in differences.ts).
+      $HDL ||= bless {}, 'AnyEvent::Handle::destroyed' unless $@;
       undef $hfh;
    }
    wait_idle ();

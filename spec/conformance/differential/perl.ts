@@ -11,9 +11,15 @@ export function perlAvailable(): boolean {
   return r.status === 0;
 }
 
-/** The AnyEvent version the system perl has (the goldens are recorded with 7.17). */
-export function anyeventVersion(): string {
-  return spawnSync('perl', ['-MAnyEvent', '-e', 'print $AnyEvent::VERSION'], { encoding: 'utf8' }).stdout.trim();
+/** The versions of perl, AnyEvent (the goldens are recorded with 7.17), EV and JSON::PP. */
+export function perlVersions(): Record<string, string> {
+  const r = spawnSync(
+    'perl',
+    ['-MAnyEvent', '-MAnyEvent::Handle', '-MEV', '-MJSON::PP', '-e', 'printf "%vd %s %s %s", $^V, $AnyEvent::VERSION, $EV::VERSION, $JSON::PP::VERSION'],
+    { encoding: 'utf8' },
+  );
+  const [perl, anyevent, ev, jsonpp] = r.stdout.trim().split(' ');
+  return { perl, AnyEvent: anyevent, EV: ev, 'JSON::PP': jsonpp };
 }
 
 /**

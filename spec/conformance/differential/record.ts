@@ -8,22 +8,11 @@
  *   npm run conformance:record               # all families
  *   npm run conformance:record -- line json  # only these families
  */
-import { spawnSync } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { report } from './compare.js';
 import { loadGoldens, writeGolden, type GoldenEntry } from './goldens.js';
-import { PerlDriver, perlAvailable } from './perl.js';
+import { PerlDriver, perlAvailable, perlVersions } from './perl.js';
 import { families } from './scenarios.js';
-
-export function perlVersions(): Record<string, string> {
-  const r = spawnSync(
-    'perl',
-    ['-MAnyEvent', '-MAnyEvent::Handle', '-MEV', '-MJSON::PP', '-e', 'printf "%vd %s %s %s", $^V, $AnyEvent::VERSION, $EV::VERSION, $JSON::PP::VERSION'],
-    { encoding: 'utf8' },
-  );
-  const [perl, anyevent, ev, jsonpp] = r.stdout.trim().split(' ');
-  return { perl, AnyEvent: anyevent, EV: ev, 'JSON::PP': jsonpp };
-}
 
 async function main(): Promise<number> {
   if (!perlAvailable()) {

@@ -314,6 +314,13 @@ function jsonFamily(): Scenario[] {
     sc(`${f}/split-after-colon`, [read, pw('{"a":'), pw('{"b":"c"}}')], undefined, { diff: ['JSON_PARTIAL_RBUF'] }),
     sc(`${f}/split-after-digit-hangs`, [read, pw('[12'), pw('3]')], undefined, { diff: ['JSON_PP_HANG'] }),
     sc(`${f}/scalar`, [read, pw('5 ')], undefined, { diff: ['JSON_SCALAR'] }),
+    // Error recovery: what a syntax error drops.
+    sc(`${f}/garbage-semicolon`, [read, pw(';[1]'), state, push({ t: 'json' }), state]),
+    sc(`${f}/garbage-letter-space`, [read, pw('x [1]'), state, push({ t: 'json' }), state]),
+    sc(`${f}/garbage-letter-bracket`, [read, pw('x[1]'), state, push({ t: 'json' }), state]),
+    sc(`${f}/stray-closers`, [read, pw(']] [3]'), state, push({ t: 'json' }), state]),
+    sc(`${f}/bad-value-then-value`, [read, pw('[1,] [2]'), state, push({ t: 'json' }), state]),
+    sc(`${f}/bad-object-then-value`, [read, pw('{"a" 1} [2]'), state]),
   ];
 }
 

@@ -251,6 +251,7 @@ async function nodeWorld(record: (e: TraceEvent) => void): Promise<World> {
 function socketPeer(socket: net.Socket, record: (e: TraceEvent) => void, bump: () => void): Peer {
   let end: string | undefined;
   let readError: string | undefined;
+  let writeError: string | undefined;
   let ended = false;
   let closed = false;
   socket.on('end', () => {
@@ -260,15 +261,22 @@ function socketPeer(socket: net.Socket, record: (e: TraceEvent) => void, bump: (
   socket.on('error', (err: NodeJS.ErrnoException) => {
     bump();
     const code = err.code ?? 'EIO';
-    if (err.syscall === 'write') record({ ev: 'peer_write_error', code });
-    else readError ??= code;
+    if (err.syscall === 'write') {
+      writeError = code;
+      record({ ev: 'peer_write_error', code });
+    } else readError ??= code;
   });
   // 'readable' keeps Node filling its buffer and emitting 'end' once it is drained.
   socket.on('readable', bump);
   const eofReceived = () => ended || (socket as unknown as { _readableState: { ended: boolean } })._readableState.ended;
   return {
     write(data) {
-      if (!closed && !socket.destroyed) socket.write(data);
+      if (closed) return;
+      // Node destroys the socket on a write error; a syscall would fail again, every time.
+      if (writeError) record({ ev: 'peer_write_error', code: writeError });
+      // After shutdown(SHUT_WR) a write fails with EPIPE (Node would throw it in later).
+      else if (socket.writableEnded) record({ ev: 'peer_write_error', code: 'EPIPE' });
+      else if (!socket.destroyed) socket.write(data);
     },
     read(max) {
       if (closed || end) return { data: Buffer.alloc(0) };
@@ -335,7 +343,9 @@ class Run {
       ev.r = h.rbuf.length;
       ev.w = h.wbuf.length;
     }
-    if (!this.inStep) ev.async = true;
+    // The peer's own events are the harness, not the handle: never marked (on real
+    // sockets Node reports the peer's write errors asynchronously anyway).
+    if (!this.inStep && !ev.ev.startsWith('peer_')) ev.async = true;
     this.trace.push(ev);
     this.world?.bump();
   };
