@@ -12,7 +12,26 @@ const FIRST_FREE_PORT = 40000;
 interface Watcher {
   readonly ready: () => boolean;
   readonly cb: () => void;
+  /** When this becomes closed, the watcher is dropped (a closed SimFh's watchers never run). */
+  readonly owner: { readonly closed: boolean };
   active: boolean;
+}
+
+/** The owner of watchers that belong to nothing that closes. */
+const NO_OWNER = Object.freeze({ closed: false });
+
+/** Work done by a SimLoop since it was created: for benchmarks and event-count checks. */
+export interface SimLoopStats {
+  /** Iterations that ran at least one callback. */
+  iterations: number;
+  /** Timer callbacks run. */
+  timers: number;
+  /** Posted tasks run. */
+  tasks: number;
+  /** Watcher callbacks run. */
+  watcherCalls: number;
+  /** Distinct virtual instants the clock stopped at. */
+  instants: number;
 }
 
 interface Listener {
@@ -52,12 +71,12 @@ export class SimLoop implements Loop {
   #tasks: Array<() => void> = [];
   #taskHead = 0;
   #watchers: Watcher[] = [];
-  #cancelledWatchers = 0;
   readonly #listeners = new Map<number, Listener>();
   #nextPort = FIRST_FREE_PORT;
   #running = false;
   #iterationsThisInstant = 0;
   readonly #maxIterationsPerInstant: number;
+  readonly #stats: SimLoopStats = { iterations: 0, timers: 0, tasks: 0, watcherCalls: 0, instants: 0 };
 
   constructor(options: SimLoopOptions = {}) {
     this.#maxIterationsPerInstant = options.maxIterationsPerInstant ?? 1e6;
@@ -78,6 +97,19 @@ export class SimLoop implements Loop {
     return this.#timers.live;
   }
 
+  /** Watchers installed and not cancelled (nor belonging to a closed SimFh). */
+  get activeWatchers(): number {
+    // A Set: while watchers run, the list being compacted may hold an entry twice.
+    let n = 0;
+    for (const w of new Set(this.#watchers)) if (w.active && !w.owner.closed) n++;
+    return n;
+  }
+
+  /** What the loop has run so far (a snapshot). */
+  get stats(): SimLoopStats {
+    return { ...this.#stats };
+  }
+
   /** One-shot timer `after` virtual seconds from now (negative or NaN: now). */
   timer(after: number, cb: () => void): Cancel {
     const entry: TimerEntry = { at: this.#now + (after > 0 ? after : 0), seq: this.#timerSeq++, cb };
@@ -92,15 +124,15 @@ export class SimLoop implements Loop {
 
   /**
    * A level-triggered watcher on any condition: `cb` runs once per iteration for as long
-   * as `ready()` holds and the watcher is not cancelled. SimFh builds its readiness on this.
+   * as `ready()` holds and the watcher is not cancelled, nor its `owner` closed (a SimFh
+   * owns its watchers this way: once it is closed they never run again, and the loop drops
+   * them without the SimFh keeping a list). SimFh builds its readiness on this.
    */
-  watch(ready: () => boolean, cb: () => void): Cancel {
-    const watcher: Watcher = { ready, cb, active: true };
+  watch(ready: () => boolean, cb: () => void, owner?: { readonly closed: boolean }): Cancel {
+    const watcher: Watcher = { ready, cb, owner: owner ?? NO_OWNER, active: true };
     this.#watchers.push(watcher);
     return () => {
-      if (!watcher.active) return;
       watcher.active = false;
-      this.#cancelledWatchers++;
     };
   }
 
@@ -194,10 +226,11 @@ export class SimLoop implements Loop {
     }
     this.#running = true;
     try {
-      const watcherCount = this.#compactWatchers();
+      const watcherCount = this.#watchers.length;
       const ran = this.#runDueTimers() + this.#runTasks() + this.#runWatchers(watcherCount);
       // Only iterations that did something count towards a livelock.
       if (!ran) this.#iterationsThisInstant--;
+      else this.#stats.iterations++;
       return ran > 0;
     } finally {
       this.#running = false;
@@ -254,6 +287,7 @@ export class SimLoop implements Loop {
     if (at <= this.#now) return;
     this.#now = at;
     this.#iterationsThisInstant = 0;
+    this.#stats.instants++;
   }
 
   /** Runs the timers due now that existed when the iteration began. */
@@ -267,6 +301,7 @@ export class SimLoop implements Loop {
       const cb = next.cb!;
       next.cb = undefined;
       ran++;
+      this.#stats.timers++;
       cb();
     }
   }
@@ -279,33 +314,46 @@ export class SimLoop implements Loop {
       ran++;
       task();
     }
-    if (this.#taskHead === this.#tasks.length) {
+    if (this.#taskHead === this.#tasks.length && this.#taskHead) {
       this.#tasks = [];
       this.#taskHead = 0;
     }
+    this.#stats.tasks += ran;
     return ran;
   }
 
-  /** Drops cancelled watchers; returns how many are installed as the iteration begins. */
-  #compactWatchers(): number {
-    if (this.#cancelledWatchers) {
-      this.#watchers = this.#watchers.filter((w) => w.active);
-      this.#cancelledWatchers = 0;
-    }
-    return this.#watchers.length;
-  }
-
-  /** Runs the first `end` watchers (those installed before the iteration) that are ready. */
+  /**
+   * Runs the first `end` watchers (those installed before the iteration) that are ready,
+   * and compacts the list in place as it goes: cancelled watchers and those of closed owners
+   * are dropped, without allocating a new list.
+   */
   #runWatchers(end: number): number {
     const watchers = this.#watchers;
     let ran = 0;
-    for (let i = 0; i < end; i++) {
-      const w = watchers[i];
-      // Readiness is checked at the watcher's turn: an earlier callback may have changed it.
-      if (w.active && w.ready()) {
-        ran++;
-        w.cb();
+    let kept = 0;
+    let next = 0;
+    try {
+      while (next < end) {
+        const w = watchers[next++];
+        if (w.owner.closed) w.active = false;
+        if (!w.active) continue;
+        watchers[kept++] = w;
+        // Readiness is checked at the watcher's turn: an earlier callback may have changed it.
+        if (w.ready()) {
+          ran++;
+          w.cb();
+        }
       }
+    } finally {
+      // Also when a callback threw: close the gap, so that no watcher is left in twice.
+      if (kept !== next) {
+        // The rest, and watchers installed by this iteration's callbacks, move down.
+        const total = watchers.length;
+        for (let i = next; i < total; i++) watchers[kept++] = watchers[i];
+        // pop, not `length = kept`: truncating through length is a slow path in V8.
+        while (watchers.length > kept) watchers.pop();
+      }
+      this.#stats.watcherCalls += ran;
     }
     return ran;
   }

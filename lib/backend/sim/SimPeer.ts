@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { IoFailure, type Cancel } from '../Backend.js';
-import { hashBytes, patternChunks } from './pattern.js';
+import { hashBytes, patternChunks, patternView } from './pattern.js';
 import type { SimFh } from './SimSocket.js';
 
 /** From `at` seconds after the peer started, read at `rate` bytes per virtual second (0: stall). */
@@ -13,7 +13,7 @@ export interface ReadRateChange {
 export interface SimPeerOptions {
   /** What to send: these bytes, or this many bytes of the test pattern (`patternBytes`). */
   send?: Buffer | number;
-  /** Bytes per virtual second; Infinity (the default) writes whenever the socket is writable. */
+  /** Bytes per virtual second; Infinity (the default) writes whenever the socket is writable; 0 sends nothing. */
   sendRate?: number;
   /** The read rate from the start, bytes per second; Infinity (default) reads whatever arrives; 0 reads nothing. */
   readRate?: number;
@@ -28,28 +28,97 @@ export interface SimPeerOptions {
   shutdownAt?: number | 'sent';
   /** Close at this time, or once everything was sent (`'sent'`). */
   closeAt?: number | 'sent';
-  /** The granularity of rate limiting. Default 0.001 (1 ms). */
-  tick?: number;
+  /**
+   * How coarse rate limiting may be, in virtual seconds: a rate-limited peer reads or writes
+   * in chunks of `rate × quantum` bytes (at least 1, at most `readSize`/`writeSize`), so it
+   * wakes about once per quantum at low rates and once per full read or write at high ones.
+   * Default 0.01 (10 ms). Infinity: always whole reads and writes.
+   */
+  quantum?: number;
   /** The largest single read. Default 64 KiB. */
   readSize?: number;
+  /** The largest single write. Default 64 KiB; more than 1 MiB counts as 1 MiB. */
+  writeSize?: number;
   /** Record a line per event in `trace` (for determinism checks and debugging). */
   trace?: boolean;
 }
 
 /** Rounding slack: credit accrued over float-valued intervals can fall a hair short of a byte. */
 const EPSILON = 1e-6;
-/** The most a single write offers the socket, to bound the chunk list built per write. */
-const WRITE_PIECE = 64 * 1024;
+
+/**
+ * A token bucket on the virtual clock: credit accrues at `rate` bytes per second up to one
+ * `chunk`, and is refilled lazily, from the time elapsed, whenever the peer looks at it.
+ */
+class Bucket {
+  rate = 0;
+  /** The bucket's size, and the amount worth waking up for. */
+  chunk = 1;
+  credit = 0;
+  /** When `credit` was last brought up to date. */
+  at = 0;
+  /** The credit a pending wake-up was scheduled for (see `wake`). */
+  target = 0;
+
+  constructor(
+    readonly quantum: number,
+    readonly maxChunk: number,
+  ) {}
+
+  /** A new rate from `now` on, with an empty bucket: credit of the old rate means nothing at the new one. */
+  reset(rate: number, now: number): void {
+    this.rate = rate;
+    this.chunk = Math.max(1, Math.min(this.maxChunk, Math.floor(rate * this.quantum)));
+    this.credit = 0;
+    this.at = now;
+  }
+
+  /** Whole bytes of credit at `now`. */
+  whole(now: number): number {
+    const credit = Math.min(this.chunk, this.credit + this.rate * (now - this.at));
+    this.credit = credit;
+    this.at = now;
+    return Math.floor(credit + EPSILON);
+  }
+
+  spend(bytes: number): void {
+    this.credit -= bytes;
+  }
+
+  /** Seconds until the bucket holds `want` bytes (after `whole(now)`); remembers `want` for `wake`. */
+  until(want: number): number {
+    this.target = want;
+    return (want - this.credit) / this.rate;
+  }
+
+  /**
+   * A wake-up scheduled by `until` is due: the credit is what it was scheduled for, even if
+   * the float arithmetic of the clock lands a hair short (which could otherwise make the
+   * peer set a zero-length timer again and again).
+   */
+  wake(now: number): void {
+    this.whole(now);
+    if (this.credit < this.target) this.credit = Math.min(this.chunk, this.target);
+  }
+}
 
 /**
  * A scripted far end of a simulated connection: sends a byte source at a rate, reads at a
  * rate that follows a schedule (stalls included), records or hashes what it receives, and
  * half-closes or closes on cue. For tests, property checks and benchmarks.
  *
- * Rates are token buckets refilled by the virtual clock: the peer wakes on a timer once per
- * `tick` while it is limited by its rate, and waits on a watcher (no timer at all) while it
- * is limited by the socket (nothing to read, no room to write). A bucket holds at most one
- * tick's worth of bytes, so time spent blocked does not turn into a burst afterwards.
+ * Rates are token buckets on the virtual clock, and entirely event-driven: a rate-limited
+ * peer sets one timer, for the moment its bucket holds the next useful amount (a chunk of
+ * `rate × quantum` bytes, capped at the read or write size, or less when less is available
+ * or left to send), and sleeps until then. While the socket holds it back (nothing to read,
+ * no room to write) it waits on a watcher instead, with no timer at all; while a read stall
+ * (rate 0) lasts it waits for nothing but the next change of its read schedule. So a
+ * 5-second schedule costs about rate / chunk events per second, not one per tick.
+ *
+ * A bucket holds at most one chunk, so time spent blocked never turns into more than a
+ * one-chunk burst. Over any window of a rate's segment, the bytes moved are within one chunk
+ * of rate × window whenever the socket does not hold the peer back, and never more than that
+ * above it. A rate change starts with an empty bucket.
  *
  * It starts in the loop's next iteration, so constructing one runs nothing.
  */
@@ -59,8 +128,8 @@ export class SimPeer {
   readonly trace: string[] = [];
 
   readonly #tracing: boolean;
-  readonly #tick: number;
   readonly #readSize: number;
+  readonly #writeSize: number;
   readonly #startedAt: number;
   #error: IoFailure | undefined;
 
@@ -70,8 +139,8 @@ export class SimPeer {
   readonly #sendRate: number;
   #sent = 0;
   #sending: boolean;
-  #sendCredit = 0;
-  #sendCreditAt: number;
+  readonly #piece: Buffer[] = [Buffer.alloc(0)];
+  readonly #sendBucket: Bucket;
   #sendWatch: Cancel | undefined;
   #sendTimer: Cancel | undefined;
   readonly #shutdownAt: number | 'sent' | undefined;
@@ -82,8 +151,7 @@ export class SimPeer {
   #scheduleIndex = 0;
   #readRate: number;
   #reading = true;
-  #readCredit = 0;
-  #readCreditAt: number;
+  readonly #readBucket: Bucket;
   #readWatch: Cancel | undefined;
   #readTimer: Cancel | undefined;
   #eof = false;
@@ -96,14 +164,15 @@ export class SimPeer {
   constructor(fh: SimFh, options: SimPeerOptions = {}) {
     this.fh = fh;
     this.#tracing = !!options.trace;
-    this.#tick = options.tick ?? 0.001;
-    this.#readSize = options.readSize ?? 64 * 1024;
+    this.#readSize = atLeastOne('readSize', options.readSize ?? 64 * 1024);
+    this.#writeSize = atLeastOne('writeSize', Math.min(options.writeSize ?? 64 * 1024, 1024 * 1024));
+    const quantum = options.quantum ?? 0.01;
+    if (!(quantum > 0)) throw new RangeError(`SimPeer: quantum must be > 0 seconds, got ${quantum}`);
     this.#startedAt = fh.loop.now();
     this.#source = options.send ?? 0;
     this.#sendTotal = typeof this.#source === 'number' ? this.#source : this.#source.length;
     this.#sendRate = options.sendRate ?? Infinity;
     this.#sending = this.#sendTotal > 0;
-    this.#sendCreditAt = this.#readCreditAt = this.#startedAt;
     this.#shutdownAt = options.shutdownAt;
     this.#closeAt = options.closeAt;
     this.#readRate = options.readRate ?? Infinity;
@@ -113,6 +182,10 @@ export class SimPeer {
     for (const rate of [this.#sendRate, this.#readRate, ...this.#schedule.map((c) => c.rate)]) {
       if (!(rate >= 0)) throw new RangeError(`SimPeer: rates must be >= 0 bytes/s, got ${rate}`);
     }
+    this.#sendBucket = new Bucket(quantum, this.#writeSize);
+    this.#sendBucket.reset(this.#sendRate, this.#startedAt);
+    this.#readBucket = new Bucket(quantum, this.#readSize);
+    this.#readBucket.reset(this.#readRate, this.#startedAt);
     fh.loop.post(() => this.#start());
   }
 
@@ -200,9 +273,7 @@ export class SimPeer {
       this.#scheduleIndex++;
       this.#readRate = change.rate;
       this.#log('rate', change.rate);
-      // The bucket of the old rate means nothing at the new one.
-      this.#readCredit = 0;
-      this.#readCreditAt = this.fh.loop.now();
+      this.#readBucket.reset(change.rate, this.fh.loop.now());
       this.#stopReadWaits();
       this.#pumpRead();
       this.#nextRateChange();
@@ -249,29 +320,43 @@ export class SimPeer {
 
   readonly #pumpSend = (): void => {
     if (!this.#sending) return;
-    let budget = this.#sendTotal - this.#sent;
+    // Rate 0: never sends, and waits for nothing.
+    if (this.#sendRate === 0) return this.#stopSendWaits();
+    const fh = this.fh;
     const limited = this.#sendRate !== Infinity;
-    if (limited) {
-      this.#sendCredit = this.#refill(this.#sendCredit, this.#sendCreditAt, this.#sendRate);
-      this.#sendCreditAt = this.fh.loop.now();
-      budget = Math.min(budget, Math.floor(this.#sendCredit + EPSILON));
-    }
-    while (budget > 0) {
+    const bucket = this.#sendBucket;
+    const now = fh.loop.now();
+    for (;;) {
+      const left = this.#sendTotal - this.#sent;
+      let piece = Math.min(left, this.#writeSize);
+      if (limited) {
+        const credit = bucket.whole(now);
+        const want = Math.min(left, bucket.chunk);
+        if (credit < want) return this.#waitSendCredit(bucket.until(want));
+        piece = Math.min(piece, credit);
+      }
       // Offering only what fits saves cutting views that the socket would refuse anyway;
       // a full or failed socket still gets a one-byte write, to learn which it is.
-      const piece = Math.min(budget, WRITE_PIECE, Math.max(1, this.fh.room()));
-      const result = this.fh.write(this.#sourceChunks(this.#sent, piece));
+      piece = Math.min(piece, Math.max(1, fh.room()));
+      // One reused array: SimFh.write keeps the Buffers, never the list.
+      this.#piece[0] = this.#sourceView(this.#sent, piece);
+      const result = fh.write(this.#piece);
       if (result === null) return this.#waitWritable();
       if (result instanceof IoFailure) return this.#failSend(result);
       this.#sent += result;
-      this.#sendCredit -= result;
-      budget -= result;
+      if (limited) bucket.spend(result);
       this.#log('write', result);
       if (this.#sent === this.#sendTotal) return this.#sendFinished();
-      if (result < piece) return this.#waitWritable();
+      // The socket is full: wait for room rather than for credit that could not be used.
+      if (result < piece || fh.room() === 0) return this.#waitWritable();
     }
-    if (limited) this.#waitSendTick();
   };
+
+  /** One view of the source, at most `writeSize` (≤ 1 MiB, as `patternView` allows) bytes. */
+  #sourceView(offset: number, length: number): Buffer {
+    const source = this.#source;
+    return typeof source === 'number' ? patternView(offset, length) : source.subarray(offset, offset + length);
+  }
 
   #sourceChunks(offset: number, length: number): Buffer[] {
     const source = this.#source;
@@ -291,15 +376,14 @@ export class SimPeer {
     this.#sendWatch ??= this.fh.watchWritable(this.#pumpSend);
   }
 
-  #waitSendTick(): void {
-    this.#sendWatch?.();
-    this.#sendWatch = undefined;
-    if (this.#sendTimer) return;
-    this.#sendTimer = this.fh.loop.timer(this.#untilNextByte(this.#sendCredit, this.#sendRate), this.#onSendTick);
+  #waitSendCredit(seconds: number): void {
+    this.#stopSendWaits();
+    this.#sendTimer = this.fh.loop.timer(seconds, this.#onSendCredit);
   }
 
-  readonly #onSendTick = (): void => {
+  readonly #onSendCredit = (): void => {
     this.#sendTimer = undefined;
+    this.#sendBucket.wake(this.fh.loop.now());
     this.#pumpSend();
   };
 
@@ -314,24 +398,29 @@ export class SimPeer {
   readonly #pumpRead = (): void => {
     if (!this.#reading) return;
     const rate = this.#readRate;
+    // A stall: no watcher, no timer; the next schedule change wakes the peer.
     if (rate === 0) return this.#stopReadWaits();
+    const fh = this.fh;
     const limited = rate !== Infinity;
-    let budget = Infinity;
-    if (limited) {
-      this.#readCredit = this.#refill(this.#readCredit, this.#readCreditAt, rate);
-      this.#readCreditAt = this.fh.loop.now();
-      budget = Math.floor(this.#readCredit + EPSILON);
-    }
-    while (budget > 0) {
-      const result = this.fh.read(Math.min(budget, this.#readSize));
+    const bucket = this.#readBucket;
+    const now = fh.loop.now();
+    for (;;) {
+      let size = this.#readSize;
+      const available = fh.available();
+      // With nothing buffered a read costs no credit: it reports EAGAIN, EOF or an error.
+      if (limited && available > 0) {
+        const credit = bucket.whole(now);
+        const want = Math.min(available, bucket.chunk);
+        if (credit < want) return this.#waitReadCredit(bucket.until(want));
+        size = Math.min(size, credit);
+      }
+      const result = fh.read(size);
       if (result === null) return this.#waitReadable();
       if (result instanceof IoFailure) return this.#failRead(result);
       if (result.length === 0) return this.#gotEof();
       this.#record(result);
-      this.#readCredit -= result.length;
-      budget -= result.length;
+      if (limited) bucket.spend(result.length);
     }
-    this.#waitReadTick();
   };
 
   #record(data: Buffer): void {
@@ -354,15 +443,14 @@ export class SimPeer {
     this.#readWatch ??= this.fh.watchReadable(this.#pumpRead);
   }
 
-  #waitReadTick(): void {
-    this.#readWatch?.();
-    this.#readWatch = undefined;
-    if (this.#readTimer) return;
-    this.#readTimer = this.fh.loop.timer(this.#untilNextByte(this.#readCredit, this.#readRate), this.#onReadTick);
+  #waitReadCredit(seconds: number): void {
+    this.#stopReadWaits();
+    this.#readTimer = this.fh.loop.timer(seconds, this.#onReadCredit);
   }
 
-  readonly #onReadTick = (): void => {
+  readonly #onReadCredit = (): void => {
     this.#readTimer = undefined;
+    this.#readBucket.wake(this.fh.loop.now());
     this.#pumpRead();
   };
 
@@ -371,17 +459,9 @@ export class SimPeer {
     this.#readTimer?.();
     this.#readWatch = this.#readTimer = undefined;
   }
+}
 
-  // ---------------------------------------------------------------- rate limiting
-
-  /** The bucket after refilling since `since`, capped at one tick's worth (and at least one byte). */
-  #refill(credit: number, since: number, rate: number): number {
-    const cap = Math.max(1, rate * this.#tick);
-    return Math.min(cap, credit + rate * (this.fh.loop.now() - since));
-  }
-
-  /** When to wake next: a tick from now, or later if the bucket needs longer to hold a byte. */
-  #untilNextByte(credit: number, rate: number): number {
-    return Math.max(this.#tick, (1 - credit) / rate);
-  }
+function atLeastOne(name: string, value: number): number {
+  if (!(value >= 1)) throw new RangeError(`SimPeer: ${name} must be at least 1 byte, got ${value}`);
+  return value;
 }

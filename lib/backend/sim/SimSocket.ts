@@ -16,16 +16,30 @@ export interface SimPairOptions {
 }
 
 /**
+ * Buffered bytes `[start, end)` of `base`. Adjacent writes extend one run (see
+ * `Direction.append`); `base` is then widened to a view of its whole ArrayBuffer.
+ */
+class Run {
+  constructor(
+    public base: Buffer,
+    public start: number,
+    public end: number,
+  ) {}
+}
+
+/**
  * One direction of a connection: the kernel buffer between a writer and a reader, holding
  * the writers' Buffers by reference (the Fh contract says they are never modified).
  * Internal to the simulation; exported only because SimFh's constructor names it.
  */
 export class Direction {
-  #chunks: Buffer[] = [];
-  /** Index of the first unread chunk; consumed chunks are dropped in batches. */
+  #runs: Run[] = [];
+  /** Index of the first unread run; consumed runs are dropped in batches. */
   #head = 0;
-  /** Bytes of the head chunk already read. */
-  #headOffset = 0;
+  /** Where the last run ends in its memory (its base's byteOffset + end); -1 when there is none. */
+  #tailEnd = -1;
+  /** The ArrayBuffer of the last run, once looked up (`.buffer` costs as much as making a view). */
+  #tailMemory: ArrayBufferLike | undefined;
   /** Bytes in the buffer now. */
   buffered = 0;
   /** Bytes ever accepted from the writer. */
@@ -45,30 +59,58 @@ export class Direction {
     return this.capacity - this.buffered;
   }
 
-  /** Accepts the first `n` bytes of `chunks` (n ≤ their total). */
+  /**
+   * Accepts the first `n` bytes of `chunks` (n ≤ their total), by reference. A chunk that
+   * starts where the last buffered one ends, in the same memory, extends that run instead
+   * of starting a new one: the bytes are the same, and a later read that spans both is a
+   * view rather than a copy. So a stream written piece by piece out of one Buffer (the test
+   * pattern), or a relay passing on what it read, goes through without being copied.
+   */
   append(chunks: readonly Buffer[], n: number): void {
     this.buffered += n;
     this.written += n;
+    const runs = this.#runs;
     for (let i = 0; n > 0; i++) {
       const chunk = chunks[i];
-      if (!chunk.length) continue;
-      this.#chunks.push(chunk.length <= n ? chunk : chunk.subarray(0, n));
-      n -= chunk.length;
+      const length = chunk.length;
+      if (!length) continue;
+      const take = length <= n ? length : n;
+      n -= take;
+      const offset = chunk.byteOffset;
+      // The cheap test first: most chunks that are not adjacent fail it without `.buffer`.
+      if (offset === this.#tailEnd) {
+        const tail = runs[runs.length - 1];
+        const memory = chunk.buffer;
+        this.#tailMemory ??= tail.base.buffer;
+        if (memory === this.#tailMemory) {
+          if (tail.end + take > tail.base.length) {
+            // Widen the base to all of its memory, so the run can grow past the first chunk.
+            const shift = tail.base.byteOffset;
+            tail.base = Buffer.from(memory, 0, memory.byteLength);
+            tail.start += shift;
+            tail.end += shift;
+          }
+          tail.end += take;
+          this.#tailEnd += take;
+          continue;
+        }
+      }
+      runs.push(new Run(chunk, 0, take));
+      this.#tailEnd = offset + take;
+      this.#tailMemory = undefined;
     }
   }
 
   /** Takes up to `max` bytes (the buffer must not be empty). */
   take(max: number): Buffer {
-    const chunks = this.#chunks;
-    const first = chunks[this.#head];
-    const firstLeft = first.length - this.#headOffset;
+    const run = this.#runs[this.#head];
+    const left = run.end - run.start;
     let out: Buffer;
-    if (firstLeft > max) {
-      // An offset into the head chunk instead of re-slicing it: one view per read, not two.
-      out = first.subarray(this.#headOffset, this.#headOffset + max);
-      this.#headOffset += max;
-    } else if (firstLeft === max || this.#head + 1 === chunks.length) {
-      out = this.#headOffset ? first.subarray(this.#headOffset) : first;
+    if (left > max) {
+      out = run.base.subarray(run.start, run.start + max);
+      run.start += max;
+    } else if (left === max || this.#head + 1 === this.#runs.length) {
+      out = run.start === 0 && run.end === run.base.length ? run.base : run.base.subarray(run.start, run.end);
       this.#dropHead();
     } else {
       out = this.#gather(max);
@@ -78,38 +120,41 @@ export class Direction {
     return out;
   }
 
-  /** Copies several chunks into one read result, as a kernel read would. */
+  /** Copies several runs into one read result, as a kernel read would. */
   #gather(max: number): Buffer {
     const out = Buffer.allocUnsafe(Math.min(max, this.buffered));
     let filled = 0;
     while (filled < out.length) {
-      const chunk = this.#chunks[this.#head];
-      const n = Math.min(chunk.length - this.#headOffset, out.length - filled);
-      chunk.copy(out, filled, this.#headOffset, this.#headOffset + n);
+      const run = this.#runs[this.#head];
+      const n = Math.min(run.end - run.start, out.length - filled);
+      run.base.copy(out, filled, run.start, run.start + n);
       filled += n;
-      if (this.#headOffset + n === chunk.length) this.#dropHead();
-      else this.#headOffset += n;
+      run.start += n;
+      if (run.start === run.end) this.#dropHead();
     }
     return out;
   }
 
   #dropHead(): void {
-    this.#head++;
-    this.#headOffset = 0;
-    const chunks = this.#chunks;
-    if (this.#head === chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > chunks.length) {
-      this.#chunks = chunks.slice(this.#head);
+    const runs = this.#runs;
+    if (++this.#head === runs.length) {
+      this.#clear();
+    } else if (this.#head > 1024 && this.#head * 2 > runs.length) {
+      this.#runs = runs.slice(this.#head);
       this.#head = 0;
     }
   }
 
+  #clear(): void {
+    this.#runs = [];
+    this.#head = 0;
+    this.#tailEnd = -1;
+    this.#tailMemory = undefined;
+  }
+
   /** Drops what nobody will read (the reader closed). */
   discard(): void {
-    this.#chunks = [];
-    this.#head = this.#headOffset = 0;
+    this.#clear();
     this.buffered = 0;
   }
 }
@@ -150,8 +195,8 @@ export class SimFh implements Fh {
   readonly loop: SimLoop;
   readonly #in: Direction;
   readonly #out: Direction;
-  #closed = false;
-  #watchers = new Set<Cancel>();
+  /** Handed to the loop as the owner of this end's watchers: once closed, they never run again. */
+  readonly #life = { closed: false };
   #peerAddress: { host: string; port: number } | undefined;
   /** The last `setNoDelay`, for tests; a simulated socket has no Nagle delay. */
   noDelay = false;
@@ -176,7 +221,7 @@ export class SimFh implements Fh {
   }
 
   read(max: number): ReadResult {
-    if (this.#closed) return failure('EBADF');
+    if (this.#life.closed) return failure('EBADF');
     if (!(max >= 1)) throw new RangeError(`SimFh.read: max must be at least 1, got ${max}`);
     const incoming = this.#in;
     if (incoming.buffered > 0) return incoming.take(max);
@@ -186,7 +231,7 @@ export class SimFh implements Fh {
   }
 
   write(chunks: readonly Buffer[]): WriteResult {
-    if (this.#closed) return failure('EBADF');
+    if (this.#life.closed) return failure('EBADF');
     const out = this.#out;
     if (out.writerDone) return failure('EPIPE');
     if (out.readerClosed) {
@@ -194,7 +239,7 @@ export class SimFh implements Fh {
       return failure('EPIPE');
     }
     let total = 0;
-    for (const chunk of chunks) total += chunk.length;
+    for (let i = 0; i < chunks.length; i++) total += chunks[i].length;
     if (total === 0) return 0;
     const room = out.room;
     if (room <= 0) return null;
@@ -204,14 +249,14 @@ export class SimFh implements Fh {
   }
 
   shutdown(): void {
-    if (!this.#closed) this.#out.writerDone = true;
+    if (!this.#life.closed) this.#out.writerDone = true;
   }
 
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    for (const cancel of this.#watchers) cancel();
-    this.#watchers.clear();
+    if (this.#life.closed) return;
+    // The loop drops this end's watchers when it sees `closed` (they are installed with
+    // #life as their owner), before their next turn, even later in the current iteration.
+    this.#life.closed = true;
     this.#out.writerDone = true;
     if (this.#in.buffered > 0) this.#out.reset = true;
     this.#in.readerClosed = true;
@@ -234,7 +279,7 @@ export class SimFh implements Fh {
 
   /** True once `close` was called on this end. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#life.closed;
   }
 
   /** Bytes this end wrote that the peer has not read yet. */
@@ -245,7 +290,7 @@ export class SimFh implements Fh {
   /** Bytes a `write` would accept now (0 also when it would fail). */
   room(): number {
     const out = this.#out;
-    return this.#closed || out.writerDone || out.readerClosed ? 0 : Math.max(0, out.room);
+    return this.#life.closed || out.writerDone || out.readerClosed ? 0 : Math.max(0, out.room);
   }
 
   /** Bytes the peer wrote that this end has not read yet. */
@@ -281,16 +326,12 @@ export class SimFh implements Fh {
   };
 
   #watch(ready: () => boolean, cb: () => void): Cancel {
-    if (this.#closed) return () => {};
-    const stop = this.loop.watch(ready, cb);
-    const cancel = () => {
-      stop();
-      this.#watchers.delete(cancel);
-    };
-    this.#watchers.add(cancel);
-    return cancel;
+    if (this.#life.closed) return noop;
+    return this.loop.watch(ready, cb, this.#life);
   }
 }
+
+function noop(): void {}
 
 function failure(code: string): IoFailure {
   return new IoFailure(code, errnoText(code));

@@ -3,10 +3,10 @@ import type { DefaultBackend } from '../../handle/defaultBackend.js';
 import type { SimLoop } from './SimLoop.js';
 import { SimFh } from './SimSocket.js';
 
-export { SimLoop, type SimLoopOptions } from './SimLoop.js';
+export { SimLoop, type SimLoopOptions, type SimLoopStats } from './SimLoop.js';
 export { SimFh, simSocketPair, DEFAULT_SIM_CAPACITY, type SimPairOptions } from './SimSocket.js';
 export { SimPeer, type SimPeerOptions, type ReadRateChange } from './SimPeer.js';
-export { patternBytes, patternChunks, hashBytes, PATTERN_PERIOD } from './pattern.js';
+export { patternBytes, patternChunks, patternView, hashBytes, PATTERN_PERIOD } from './pattern.js';
 
 /**
  * The simulation as a Handle default backend (`setDefaultBackend(simBackend(loop))`):

@@ -226,3 +226,104 @@ describe('SimLoop.runUntil', () => {
     expect(loop.now()).toBe(0);
   });
 });
+
+describe('SimLoop watcher list', () => {
+  it('keeps registration order while dropping cancelled watchers and adding new ones mid-iteration', () => {
+    const loop = new SimLoop();
+    const order: string[] = [];
+    const stops: Record<string, () => void> = {};
+    const add = (name: string, extra?: () => void) => {
+      stops[name] = loop.watch(
+        () => true,
+        () => {
+          order.push(name);
+          extra?.();
+        },
+      );
+    };
+    add('a', () => {
+      if (!stops.e) {
+        stops.b();
+        add('e');
+      }
+    });
+    add('b');
+    add('c', () => stops.c());
+    add('d');
+    loop.runOnce();
+    expect(order).toEqual(['a', 'c', 'd']);
+    order.length = 0;
+    loop.runOnce();
+    expect(order).toEqual(['a', 'd', 'e']);
+    expect(loop.activeWatchers).toBe(3);
+  });
+
+  it('stays consistent when a watcher throws after a cancelled one was dropped', () => {
+    const loop = new SimLoop();
+    const calls: string[] = [];
+    const stopA = loop.watch(
+      () => true,
+      () => calls.push('a'),
+    );
+    let thrown = false;
+    loop.watch(
+      () => true,
+      () => {
+        calls.push('b');
+        if (!thrown) {
+          thrown = true;
+          throw new Error('boom');
+        }
+      },
+    );
+    loop.watch(
+      () => true,
+      () => calls.push('c'),
+    );
+    stopA();
+    expect(() => loop.runOnce()).toThrow('boom');
+    calls.length = 0;
+    loop.runOnce();
+    expect(calls).toEqual(['b', 'c']);
+    expect(loop.activeWatchers).toBe(2);
+  });
+
+  it('drops a watcher once its owner is closed, even when that happens earlier in the same iteration', () => {
+    const loop = new SimLoop();
+    const owner = { closed: false };
+    const calls: string[] = [];
+    loop.watch(
+      () => true,
+      () => {
+        calls.push('closer');
+        owner.closed = true;
+      },
+    );
+    loop.watch(
+      () => true,
+      () => calls.push('owned'),
+      owner,
+    );
+    loop.runOnce();
+    loop.runOnce();
+    expect(calls).toEqual(['closer', 'closer']);
+    expect(loop.activeWatchers).toBe(1);
+  });
+});
+
+describe('SimLoop.stats', () => {
+  it('counts the callbacks, iterations and instants it ran', () => {
+    const loop = new SimLoop();
+    let left = 3;
+    loop.watch(
+      () => left > 0,
+      () => left--,
+    );
+    loop.post(() => {});
+    loop.timer(1, () => {});
+    loop.timer(2, () => {});
+    loop.timer(2, () => {})();
+    loop.advance(5);
+    expect(loop.stats).toEqual({ iterations: 5, timers: 2, tasks: 1, watcherCalls: 3, instants: 3 });
+  });
+});

@@ -201,6 +201,20 @@ describe('SimFh watchers', () => {
     expect(calls).toEqual(['late']);
   });
 
+  it('of a closed end are dropped from the loop', () => {
+    const loop = new SimLoop();
+    const [a, b] = simSocketPair(loop);
+    a.write([bytes('x')]);
+    b.watchReadable(() => {});
+    b.watchWritable(() => {});
+    a.watchWritable(() => {});
+    expect(loop.activeWatchers).toBe(3);
+    b.close();
+    expect(loop.activeWatchers).toBe(1);
+    expect(b.watchReadable(() => {})).toBeTypeOf('function');
+    expect(loop.activeWatchers).toBe(1);
+  });
+
   it('allow several watchers on one condition, each cancelled on its own', () => {
     const loop = new SimLoop();
     const [a, b] = simSocketPair(loop);
@@ -212,5 +226,59 @@ describe('SimFh watchers', () => {
     stopFirst();
     loop.runOnce();
     expect(calls).toEqual(['first', 'second', 'second']);
+  });
+});
+
+/** `length` bytes of a counting pattern, in memory of their own (never the shared pool). */
+function owned(length: number, step = 1): Buffer {
+  const out = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) out[i] = (i * step) % 256;
+  return out;
+}
+
+/** True when `view` is bytes [start, start + length) of `source`'s very memory. */
+const isViewOf = (view: Buffer, source: Buffer, start: number) =>
+  view.buffer === source.buffer && view.byteOffset === source.byteOffset + start;
+
+describe('SimFh zero-copy buffering', () => {
+  it('merges writes that are adjacent in memory, so a read across them is a view, not a copy', () => {
+    const loop = new SimLoop();
+    const [a, b] = simSocketPair(loop, { capacity: 1000 });
+    const source = owned(600);
+    expect(a.write([source.subarray(0, 100)])).toBe(100);
+    expect(a.write([source.subarray(100, 250), source.subarray(250, 400)])).toBe(300);
+    const out = b.read(1000) as Buffer;
+    expect(out.equals(source.subarray(0, 400))).toBe(true);
+    // The same memory as the source: nothing was copied.
+    expect(isViewOf(out, source, 0)).toBe(true);
+  });
+
+  it('keeps merging after a partial write and after partial reads', () => {
+    const loop = new SimLoop();
+    const [a, b] = simSocketPair(loop, { capacity: 300 });
+    const source = owned(1000, 7);
+    expect(a.write([source.subarray(0, 500)])).toBe(300);
+    expect((b.read(120) as Buffer).equals(source.subarray(0, 120))).toBe(true);
+    expect(a.write([source.subarray(300, 1000)])).toBe(120);
+    const out = b.read(1000) as Buffer;
+    expect(out.equals(source.subarray(120, 420))).toBe(true);
+    expect(isViewOf(out, source, 120)).toBe(true);
+  });
+
+  it('copies when the pieces are not adjacent, and never merges different memory', () => {
+    const loop = new SimLoop();
+    const [a, b] = simSocketPair(loop, { capacity: 100 });
+    // Same byte offsets, different ArrayBuffers: adjacent offsets must not be mistaken for adjacent memory.
+    const first = Buffer.from(new ArrayBuffer(20), 0, 10).fill(1);
+    const second = Buffer.from(new ArrayBuffer(20), 10, 10).fill(2);
+    a.write([first]);
+    a.write([second]);
+    const out = b.read(100) as Buffer;
+    expect([...out]).toEqual([...Array(10).fill(1), ...Array(10).fill(2)]);
+    expect(isViewOf(out, first, 0)).toBe(false);
+    // Out of order pieces of one Buffer are not adjacent either.
+    const source = Buffer.from('abcdefghij');
+    a.write([source.subarray(5), source.subarray(0, 5)]);
+    expect(b.read(100)?.toString()).toBe('fghijabcde');
   });
 });
