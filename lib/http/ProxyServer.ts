@@ -106,6 +106,8 @@ export class ProxyServer {
     const hdl = new Handle({
       fh: new NodeFh(socket),
       rbuf_max: CLIENT_RBUF_MAX,
+      // Interactive traffic (consoles, pings) must not wait for Nagle and delayed ACKs.
+      no_delay: true,
       timeout: this.config.headerTimeout,
       linger: CLIENT_LINGER,
       on_timeout: () => this.#timedOut(conn),

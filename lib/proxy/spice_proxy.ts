@@ -86,6 +86,7 @@ export function spice_proxy(session: ProxySession, options: SpiceProxyOptions): 
     ...(backpressure ? {} : { wbuf_max: wbuf_limit, wbuf_max_check: 'anyevent-7.17' as const }),
     timeout: 5,
     linger: 30,
+    no_delay: true,
     on_connect: () => (options.remote ? chainConnect() : startproxy()),
     on_connect_error: (_hdl, message) => {
       session.hdl?.push_write(`${proto} 502 Bad Gateway\r\nConnection: close\r\n\r\n`);

@@ -120,6 +120,7 @@ export function websocket_proxy(session: ProxySession, options: WebsocketProxyOp
     ...(backpressure ? {} : { wbuf_max: wbuf_limit, wbuf_max_check: 'anyevent-7.17' as const }),
     timeout: 5,
     linger: 30,
+    no_delay: true,
     on_connect: () => start(),
     on_connect_error: (_hdl, message) => {
       session.hdl?.push_write(`${proto} 502 Bad Gateway\r\nConnection: close\r\n\r\n`);
