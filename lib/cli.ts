@@ -5,8 +5,9 @@
  *   ae-proxy --listen 127.0.0.1:8006 --allow-ports 5900-5999,61000-61999 --stream-dir ./files
  */
 import cluster from 'node:cluster';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG, parsePeer, parsePortRanges, parseSocketPath, type ProxyConfig } from './http/config.js';
 import { ProxyServer } from './http/ProxyServer.js';
@@ -188,7 +189,8 @@ export async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-const invoked = process.argv[1] && /cli\.(ts|js)$/.test(process.argv[1]);
+// Run when executed (directly, through tsx, or through the npm bin symlink), not when imported.
+const invoked = process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
 if (invoked) {
   void main(process.argv.slice(2)).then((code) => {
     if (code >= 0) process.exit(code);
