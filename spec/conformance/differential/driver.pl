@@ -366,6 +366,8 @@ sub run_step {
    elsif ($op eq 'low_water_mark') { $h->{low_water_mark} = $a[0] unless $h->destroyed }
    elsif ($op eq 'read_size')      { $h->{read_size} = $a[0] unless $h->destroyed }
    elsif ($op eq 'autocork')       { $h->autocork ($a[0] ? 1 : 0) }
+   elsif ($op eq 'no_delay')       { $h->no_delay ($a[0] ? 1 : 0) }
+   elsif ($op eq 'keepalive')      { $h->keepalive ($a[0] ? 1 : 0) }
    elsif ($op eq 'destroy')        { $h->destroy }
    elsif ($op eq 'consume') {
       unless ($h->destroyed) {

@@ -67,6 +67,8 @@ export type Step =
   | ['low_water_mark', number]
   | ['read_size', number]
   | ['autocork', boolean]
+  | ['no_delay', boolean]
+  | ['keepalive', boolean]
   | ['destroy']
   /** Remove n bytes (or all) from the front of rbuf. */
   | ['consume', number | 'all']

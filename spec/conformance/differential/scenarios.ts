@@ -335,6 +335,38 @@ function cbFamily(): Scenario[] {
   ];
 }
 
+/** unshift_read of every read type, in front of a line read that is already waiting. */
+function unshiftFamily(): Scenario[] {
+  const f = 'unshift';
+  const cases: Array<[string, ReadSpec, string]> = [
+    ['chunk', { t: 'chunk', n: 3 }, 'abc'],
+    ['line', { t: 'line' }, 'first\r\n'],
+    ['line-eol', { t: 'line', eol: '|' }, 'first|'],
+    ['regex', { t: 'regex', accept: 'X+' }, 'aXX'],
+    ['netstring', { t: 'netstring' }, '2:ns,'],
+    ['packstring', { t: 'packstring', fmt: 'n' }, '\x00\x02pk'],
+    ['json', { t: 'json' }, '{"j":1}'],
+    ['cb', { t: 'cb', want: 2 }, 'cb'],
+  ];
+  return cases.map(([what, spec, data]) =>
+    sc(`${f}/${what}-before-waiting-line`, [push({ t: 'line', id: 'waiting' }), unshift({ ...spec, id: 'unshifted' }), pw(`${data}after\n`), state]),
+  );
+}
+
+function peerReadFamily(): Scenario[] {
+  const f = 'peer';
+  return [
+    sc(`${f}/reads-in-pieces`, [w('abcdef'), pr(2), pr(3), pr(), pr()]),
+    sc(`${f}/read-more-than-there`, [w('abc'), pr(10), state]),
+    sc(`${f}/reads-then-eof`, [w('xy'), ['push_shutdown'], pr(1), pr(1), pr(1)]),
+    sc(`${f}/drain-after-stall`, [w({ pat: 6 << 20 }), state, pr(1000), state, drain, state], { on_drain: true }, { diff: ['KERNEL_BUFFER'] }),
+    sc(`${f}/writes-queued-while-handle-stopped`, [['stop_read'], pw({ pat: 100000 }), state, ['start_read'], state], { on_read: CONSUME_ALL }, {
+      diff: ['NODE_READ_SIZES'],
+    }),
+    sc(`${f}/no_delay-keepalive`, [['no_delay', true], ['keepalive', true], w('opts'), pr(), ['no_delay', false], ['keepalive', false]]),
+  ];
+}
+
 // ---------------------------------------------------------------------------- read queue
 
 function queueFamily(): Scenario[] {
@@ -494,6 +526,8 @@ export function families(): Map<string, Scenario[]> {
     ...packstringFamily(),
     ...jsonFamily(),
     ...cbFamily(),
+    ...unshiftFamily(),
+    ...peerReadFamily(),
     ...queueFamily(),
     ...eofFamily(),
     ...rbufMaxFamily(),

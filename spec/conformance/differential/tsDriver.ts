@@ -485,6 +485,12 @@ class Run {
       case 'autocork':
         h.autocork(!!step[1]);
         break;
+      case 'no_delay':
+        h.no_delay(!!step[1]);
+        break;
+      case 'keepalive':
+        h.keepalive(!!step[1]);
+        break;
       case 'destroy':
         h.destroy();
         break;
