@@ -59,6 +59,21 @@ export const DIFFERENCES: readonly Difference[] = [
     }),
   },
   {
+    id: 'JSON_PARTIAL_RBUF_MAX',
+    reason:
+      'The consequence of JSON_PARTIAL_RBUF for rbuf_max: incomplete JSON (and whitespace waiting for a value) counts ' +
+      'towards rbuf_max in TypeScript, so a small limit raises ENOSPC where Perl, whose coder holds the text, goes on.',
+    treatment: 'skip',
+  },
+  {
+    id: 'JSON_PARTIAL_OTHER_READS',
+    reason:
+      'The consequence of JSON_PARTIAL_RBUF for other reads: a read unshifted in front of a json read that is ' +
+      'waiting does not see, in Perl, the text the coder took (whitespace included), and the json read later ' +
+      'prepends it to what follows; in TypeScript that read sees the text in rbuf.',
+    treatment: 'skip',
+  },
+  {
     id: 'JSON_SCALAR',
     reason:
       'JSON::PP 4 decodes bare top-level scalars (5, "str") in the json read type; the TypeScript type rejects them ' +
@@ -235,14 +250,51 @@ export const KNOWN_FAILURES: readonly KnownFailure[] = [
       'EBADMSG, rbuf " [3]", and only then could [3] be read); TypeScript drops "]] " at once and reads [3].',
   },
   {
+    name: 'queue/autocork-write-waits-an-iteration',
+    // Random scenarios: autocork on, and a callback that writes.
+    matches: (sc) => autocorkOn(sc) && callbacksWrite(sc),
+    backends: ['node'],
+    what:
+      'A write watcher installed inside a read callback runs in the same loop iteration on the node backend, where ' +
+      'libev (and SimLoop) run a watcher started during an iteration only from the next one. NodeFh\'s dispatch ' +
+      'reads this.#onWritable after calling the read callback, so it sees the watcher the callback just installed. ' +
+      'Minimal: opts {"read_size":1,"autocork":true}, [["push_read",{"t":"chunk","n":1,"do":[["write","r"]]}], ' +
+      '["push_read",{"t":"chunk","n":1}],["peer_write","ab"]]: Perl reads "b" with wbuf 1 (the "r" is written ' +
+      'after), node with wbuf 0 ("r" already written).',
+  },
+  {
     name: 'error/epipe-after-idle',
     backends: ['node'],
     what: 'The same as error/epipe-write-after-peer-close, with the loop idle between the two writes.',
   },
 ];
 
-export function knownFailure(sc: Scenario, backend: BackendName): KnownFailure | undefined {
+function autocorkOn(sc: Scenario): boolean {
+  return sc.opts?.autocork === true || sc.steps.some((s) => s[0] === 'autocork' && s[1] === true);
+}
+
+/** True when some callback of the scenario (a handler or a read's `do`) writes. */
+function callbacksWrite(sc: Scenario): boolean {
+  const inHandler = (h: unknown): boolean => {
+    const steps = Array.isArray(h) ? h : h && typeof h === 'object' ? (h as { do?: unknown }).do : undefined;
+    return Array.isArray(steps) && steps.some((s) => s[0] === 'write' || inStep(s));
+  };
+  const inStep = (s: unknown[]): boolean => {
+    if ((s[0] === 'push_read' || s[0] === 'unshift_read') && s[1] && typeof s[1] === 'object') return inHandler((s[1] as { do?: unknown }).do);
+    if (typeof s[0] === 'string' && s[0].startsWith('on_')) return inHandler(s[1]);
+    if (s[0] === 'batch') return (s[1] as unknown[][]).some(inStep);
+    return false;
+  };
+  const o = sc.opts ?? {};
+  return [o.on_read, o.on_eof, o.on_drain, o.on_error].some(inHandler) || sc.steps.some((s) => inStep(s as unknown[]));
+}
+
+/**
+ * The known failure `sc` is listed as (by name), or, with `byPattern` (random scenarios),
+ * one whose pattern it matches.
+ */
+export function knownFailure(sc: Scenario, backend: BackendName, byPattern = false): KnownFailure | undefined {
   return KNOWN_FAILURES.find(
-    (k) => (k.name === sc.name || k.matches?.(sc)) && (!k.backends || k.backends.includes(backend)),
+    (k) => (k.name === sc.name || (byPattern && k.matches?.(sc))) && (!k.backends || k.backends.includes(backend)),
   );
 }

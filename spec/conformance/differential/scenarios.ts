@@ -314,6 +314,10 @@ function jsonFamily(): Scenario[] {
     sc(`${f}/split-after-colon`, [read, pw('{"a":'), pw('{"b":"c"}}')], undefined, { diff: ['JSON_PARTIAL_RBUF'] }),
     sc(`${f}/split-after-digit-hangs`, [read, pw('[12'), pw('3]')], undefined, { diff: ['JSON_PP_HANG'] }),
     sc(`${f}/scalar`, [read, pw('5 ')], undefined, { diff: ['JSON_SCALAR'] }),
+    sc(`${f}/whitespace-hidden-from-unshifted-read`, [['on_read', [['push_read', { t: 'json' }]]], pw(' '), unshift({ t: 'line' }), pw('\n[1]')], undefined, {
+      diff: ['JSON_PARTIAL_OTHER_READS'],
+    }),
+    sc(`${f}/partial-and-rbuf_max`, [read, pw('["0123456789'), pw('"]')], { rbuf_max: 8 }, { diff: ['JSON_PARTIAL_RBUF_MAX'] }),
     // Error recovery: what a syntax error drops.
     sc(`${f}/garbage-semicolon`, [read, pw(';[1]'), state, push({ t: 'json' }), state]),
     sc(`${f}/garbage-letter-space`, [read, pw('x [1]'), state, push({ t: 'json' }), state]),
@@ -406,6 +410,10 @@ function queueFamily(): Scenario[] {
     sc(`${f}/read-size-set`, [['read_size', 3], pw('abcdefgh')], { on_read: CONSUME_ALL }),
     sc(`${f}/32k-default-read-size`, [pw({ pat: 32768 })], { on_read: CONSUME_ALL }),
     sc(`${f}/rbuf-consumed-top-level`, [push({ t: 'chunk', n: 1 }), pw('abcd'), ['consume', 2], state]),
+    sc(`${f}/autocork-write-waits-an-iteration`, [push({ t: 'chunk', n: 1, do: [['write', 'r']] }), push({ t: 'chunk', n: 1 }), pw('ab'), pr()], {
+      read_size: 1,
+      autocork: true,
+    }, { note: 'a watcher started in a callback runs from the next loop iteration: the second read still sees wbuf 1' }),
   ];
 }
 
