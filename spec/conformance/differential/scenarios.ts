@@ -477,6 +477,11 @@ function destroyFamily(): Scenario[] {
       note: 'closing with unread data sends RST',
     }),
     sc(`${f}/in-unshifted-read`, [push({ t: 'line', do: [['unshift_read', { t: 'chunk', n: 1, do: DESTROY }]] }), push({ t: 'line' }), pw('a\nbc\n'), state]),
+    sc(`${f}/in-on_error-fatal`, [push({ t: 'line' }), pw('partial'), ['peer_shutdown'], state], { on_error: [['destroy'], ['state']] }),
+    sc(`${f}/in-untyped-read`, [push({ t: 'cb', want: 2, do: DESTROY }), push({ t: 'line' }), pw('ab\n'), state]),
+    sc(`${f}/in-netstring-read`, [push({ t: 'netstring', do: DESTROY }), push({ t: 'chunk', n: 1 }), pw('1:a,b'), state]),
+    sc(`${f}/in-json-read`, [push({ t: 'json', do: DESTROY }), push({ t: 'json' }), pw('[1][2]'), state]),
+    sc(`${f}/in-on_read-with-writes`, [pw('go')], { autocork: true, on_read: [['write', 'reply'], ['destroy']] }),
     sc(`${f}/in-on_error-then-reads`, [push({ t: 'regex', accept: 'ok', reject: 'bad', do: [['state']] }), push({ t: 'line' }), pw('bad\n')], { on_error: DESTROY }),
   ];
 }
