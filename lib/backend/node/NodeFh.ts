@@ -112,6 +112,14 @@ export class NodeFh implements Fh {
       for (let offset = 0; offset < chunk.length; ) {
         const piece = chunk.length - offset > MAX_WRITE_PIECE ? chunk.subarray(offset, offset + MAX_WRITE_PIECE) : offset ? chunk.subarray(offset) : chunk;
         w.write(piece);
+        // A write the kernel refuses (EPIPE, ECONNRESET) destroys the stream synchronously
+        // but is emitted as 'error' only later; syswrite would fail now, so fail now.
+        const refused = (w as Writable & { errored?: NodeJS.ErrnoException | null }).errored;
+        if (refused) {
+          const code = refused.code ?? 'EIO';
+          this.#failure ??= new IoFailure(code, errnoText(code));
+          return written > 0 ? written : this.#failure;
+        }
         written += piece.length;
         offset += piece.length;
         if (w.writableNeedDrain || this.#failure) return written;
@@ -184,10 +192,12 @@ export class NodeFh implements Fh {
   readonly #dispatch = (): void => {
     this.#scheduled = false;
     if (this.#closed) return;
+    // Only watchers that existed when the iteration began run in it, as in libev: a write
+    // watcher installed by the read callback waits for the next iteration.
     const onReadable = this.#onReadable;
-    if (onReadable && this.#readReady()) onReadable();
     const onWritable = this.#onWritable;
-    if (onWritable && !this.#closed && this.#writeReady()) onWritable();
+    if (onReadable && this.#readReady()) onReadable();
+    if (onWritable && onWritable === this.#onWritable && !this.#closed && this.#writeReady()) onWritable();
     this.#schedule();
   };
 }
