@@ -10,7 +10,7 @@ import { spice_proxy } from '../proxy/spice_proxy.js';
 import { websocket_proxy } from '../proxy/websocket_proxy.js';
 import { isValidKey, secWebSocketAccept } from '../proxy/ws/handshake.js';
 import { DEFAULT_CONFIG, portAllowed, type ProxyConfig } from './config.js';
-import { read_request_head, type RequestHead } from './requestReader.js';
+import { read_request_head, type RequestHead, type RequestHeadProgress } from './requestReader.js';
 import { write_response } from './response.js';
 
 /** Bytes a client may send before its request head is read (pveproxy's rbuf_max). */
@@ -28,6 +28,8 @@ interface Connection {
   readonly peer: string;
   /** A request head is being read or answered (not idle between keep-alive requests). */
   busy: boolean;
+  /** The head being read (or last read) on this connection. */
+  reading?: RequestHeadProgress;
   session?: ProxySession;
   closed: boolean;
 }
@@ -89,7 +91,7 @@ export class ProxyServer {
   async close(): Promise<void> {
     this.#closing = true;
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
-    for (const conn of this.#connections) if (!conn.busy && !conn.session) this.#close(conn);
+    for (const conn of this.#connections) if (this.#idle(conn) && !conn.session) this.#close(conn);
     const deadline = Date.now() + this.config.shutdownGrace * 1000;
     while (this.#connections.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const conn of this.#connections) this.#close(conn, 'shutdown: grace period over');
@@ -112,9 +114,9 @@ export class ProxyServer {
       linger: CLIENT_LINGER,
       on_timeout: () => this.#timedOut(conn),
       on_eof: () => this.#close(conn),
-      on_error: (h, _fatal, message, code) =>
+      on_error: (_h, _fatal, message, code) =>
         // EOF while waiting for the next request is a client hanging up, not an error.
-        this.#close(conn, code === 'EPIPE' && !conn.busy && !h.rbuf.length ? undefined : `client ${peer}: ${message}`),
+        this.#close(conn, code === 'EPIPE' && this.#idle(conn) ? undefined : `client ${peer}: ${message}`),
     });
     conn = { id, hdl, peer, busy: false, closed: false };
     this.#connections.add(conn);
@@ -126,7 +128,7 @@ export class ProxyServer {
     conn.busy = false;
     conn.hdl.timeout_reset();
     conn.hdl.timeout(this.config.headerTimeout);
-    read_request_head(conn.hdl, this.config.limits, (head) => {
+    conn.reading = read_request_head(conn.hdl, this.config.limits, (head) => {
       conn.busy = true;
       if ('status' in head) {
         this.metrics.requestErrors++;
@@ -144,8 +146,17 @@ export class ProxyServer {
     });
   }
 
+  /**
+   * Waiting for a request with nothing of one received: an idle keep-alive connection.
+   * The head reader consumes each line as it arrives, so an empty rbuf alone does not
+   * mean that nothing was received.
+   */
+  #idle(conn: Connection): boolean {
+    return !conn.busy && !conn.reading?.started && !conn.hdl.rbuf.length;
+  }
+
   #timedOut(conn: Connection): void {
-    if (conn.busy || conn.hdl.rbuf.length) {
+    if (!this.#idle(conn)) {
       this.#log('warn', `conn ${conn.id} ${conn.peer}: request head not received within ${this.config.headerTimeout}s`);
       this.metrics.requestErrors++;
       this.#answer(conn, 'HTTP/1.1', 408, 'request timeout\n', false);

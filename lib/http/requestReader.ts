@@ -26,6 +26,15 @@ export interface RequestLimits {
 
 export const DEFAULT_LIMITS: RequestLimits = { maxHeaders: 64, maxHeaderSize: 8 * 1024 };
 
+/** What the caller can see of a head while it is being read. */
+export interface RequestHeadProgress {
+  /**
+   * The request line has been read: a request is under way, even when rbuf is empty
+   * because every line received so far was consumed.
+   */
+  readonly started: boolean;
+}
+
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) (\S+) HTTP\/(\d)\.(\d)$/;
 const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*(.*?)[ \t]*$/;
 
@@ -39,7 +48,7 @@ export function read_request_head(
   hdl: Handle,
   limits: RequestLimits,
   done: (head: RequestHead | RequestError) => void,
-): void {
+): RequestHeadProgress {
   let size = 0;
   let count = 0;
   let head: RequestHead | undefined;
@@ -97,6 +106,11 @@ export function read_request_head(
   };
 
   hdl.push_read(boundedLine(onRequestLine));
+  return {
+    get started() {
+      return head !== undefined;
+    },
+  };
 }
 
 function printable(line: string): string {
