@@ -139,8 +139,12 @@ async function serve(options: CliOptions): Promise<void> {
 function primary(options: CliOptions): void {
   let listening = 0;
   let stopping = false;
+  let failed = false;
+  /** Workers that got as far as listening; one that exits before that cannot start at all. */
+  const listened = new Set<number>();
   for (let i = 0; i < options.workers; i++) cluster.fork();
-  cluster.on('listening', (_worker, address) => {
+  cluster.on('listening', (worker, address) => {
+    listened.add(worker.id);
     if (++listening === options.workers) {
       process.stdout.write(
         `listening on ${options.host}:${address.port} with ${options.workers} workers (backpressure ${options.config.backpressure ? 'on' : 'off'})\n`,
@@ -149,7 +153,16 @@ function primary(options: CliOptions): void {
   });
   cluster.on('exit', (worker, code) => {
     if (stopping) {
-      if (!Object.keys(cluster.workers ?? {}).length) process.exit(0);
+      if (!Object.keys(cluster.workers ?? {}).length) process.exit(failed ? 1 : 0);
+      return;
+    }
+    if (!listened.has(worker.id)) {
+      // It failed to start (the address is taken, say): a new one would fail the same way,
+      // and forking one after another would never end.
+      process.stderr.write(`ae-proxy: worker ${worker.id} exited (${code}) before listening; stopping\n`);
+      failed = true;
+      stop('SIGTERM');
+      if (!Object.keys(cluster.workers ?? {}).length) process.exit(1);
       return;
     }
     process.stderr.write(`ae-proxy: worker ${worker.id} exited (${code}); starting another\n`);
