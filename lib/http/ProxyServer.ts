@@ -17,6 +17,9 @@ import { write_response } from './response.js';
 const CLIENT_RBUF_MAX = 64 * 1024;
 /** How long a closing connection may take to write out what it has queued. */
 const CLIENT_LINGER = 30;
+/** After an error response: how long, and how much, to read and discard before closing. */
+const LINGERING_CLOSE_SECONDS = 2;
+const LINGERING_CLOSE_BYTES = 1024 * 1024;
 const STREAM_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]*$/;
 
 export type Logger = (level: LogLevel, message: string) => void;
@@ -307,7 +310,29 @@ export class ProxyServer {
     write_response(conn.hdl, proto, status, body, { keepAlive, contentType, head: headOnly });
     if (keepAlive) return this.#nextRequest(conn);
     conn.hdl.on_read(null);
-    conn.hdl.on_drain(() => this.#close(conn));
+    conn.hdl.on_drain(() => this.#lingeringClose(conn));
+  }
+
+  /**
+   * Closes after an error response without losing it: half-close first, then read and
+   * discard what the client still sends (a body or frames we refused), until its EOF or a
+   * bound. Closing at once with unread data makes the kernel send a reset, which can reach
+   * the client before it has read the response.
+   */
+  #lingeringClose(conn: Connection): void {
+    if (conn.closed) return;
+    const hdl = conn.hdl;
+    let discarded = 0;
+    hdl.rbuf_max(null);
+    hdl.push_shutdown();
+    hdl.on_eof(() => this.#close(conn));
+    hdl.on_timeout(() => this.#close(conn));
+    hdl.timeout(LINGERING_CLOSE_SECONDS);
+    hdl.on_read((h) => {
+      discarded += h.rbuf.length;
+      h.rbuf = h.rbuf.subarray(h.rbuf.length);
+      if (discarded > LINGERING_CLOSE_BYTES) this.#close(conn);
+    });
   }
 
   #close(conn: Connection, reason?: string): void {
