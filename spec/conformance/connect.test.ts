@@ -83,6 +83,30 @@ describe.each(ENVS)('connect on $name', ({ make }) => {
     expect(errors).toEqual([[true, 'Connection refused', 'ECONNREFUSED']]);
   });
 
+  it('AnyEvent 7.17 quirk: retry forgets the read queue but keeps wbuf, then tries the next address', async () => {
+    const server = await env.listen();
+    let seen: { wbuf: number; queueServed: boolean } | undefined;
+    let served = false;
+    let message = '';
+    const hdl = new Handle({
+      connect: [server.host, server.port],
+      loop: env.loop,
+      autocork: true,
+      on_connect: mustCall((h: Handle, _host: string, _port: number, retry: () => void) => {
+        h.push_write('queued for the next host');
+        h.push_read('chunk', 1, () => (served = true));
+        retry();
+        seen = { wbuf: h.wbuf.length, queueServed: served };
+      }),
+      // Only one address exists, so the retry ends in a connect error.
+      on_connect_error: mustCall((_h: Handle, m: string) => void (message = m)),
+    });
+    await env.until(() => hdl.destroyed(), 'destroyed after the failed retry');
+    expect(seen).toEqual({ wbuf: 'queued for the next host'.length, queueServed: false });
+    expect(message).toBe('Connection refused');
+    server.close();
+  });
+
   it('destroy while connecting cancels the attempt', async () => {
     const server = await env.listen();
     const hdl = new Handle({ connect: [server.host, server.port], loop: env.loop, on_connect: mustNotCall('on_connect') });

@@ -55,7 +55,9 @@ export const nodeLoop: Loop = {
           port: socket.remotePort ?? 0,
           retry: () => {
             fh.close();
-            attempt(addresses, i + 1, fail('ECONNREFUSED'));
+            // The next attempt (or the final failure) is reported from the loop, never from
+            // inside the on_connect callback that asked for it.
+            setImmediate(() => attempt(addresses, i + 1, fail('ECONNREFUSED')));
           },
         };
         cb(connected);
