@@ -11,6 +11,12 @@ import { FrameParser } from './ws/FrameParser.js';
 export const WS_MAX_PAYLOAD = 128 * 1024;
 /** The longest frame header a client may send: 2 + 8 (length) + 4 (mask). */
 const MAX_HEADER = 14;
+/**
+ * The most one read adds to rbuf (the Handle's max_read_size default). A backpressure pause
+ * returns from the reader with the rest of that read still in rbuf, and rbuf_max is checked
+ * right after, so each handle's rbuf_max must hold a whole read as well as a whole frame.
+ */
+const MAX_READ = 128 * 1024;
 
 export interface WebsocketProxyOptions {
   /** The backend: `{ host, port }`, or `{ host: 'unix/', port: path }`. */
@@ -116,7 +122,7 @@ export function websocket_proxy(session: ProxySession, options: WebsocketProxyOp
   session.proxyhdl = new Handle({
     connect: [host, port],
     loop: options.loop,
-    rbuf_max: max_payload_size,
+    rbuf_max: Math.max(max_payload_size, MAX_READ),
     ...(backpressure ? {} : { wbuf_max: wbuf_limit, wbuf_max_check: 'anyevent-7.17' as const }),
     timeout: 5,
     linger: 30,
@@ -145,7 +151,7 @@ export function websocket_proxy(session: ProxySession, options: WebsocketProxyOp
     // Divergence: the client handle's rbuf_max stays at pveproxy's accept-time 64 KiB in the
     // original, so a client frame above 64 KiB is a fatal ENOSPC before the 128 KiB check is
     // ever reached; here a whole largest frame fits.
-    clienthdl.rbuf_max(max_payload_size + MAX_HEADER);
+    clienthdl.rbuf_max(Math.max(max_payload_size + MAX_HEADER, MAX_READ));
     clienthdl.timeout(0);
     backend.timeout(0);
     // The 101 goes first: setting on_read parses frames already in rbuf at once, and a bad

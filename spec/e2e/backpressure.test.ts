@@ -1,14 +1,19 @@
 import { promises as fsp } from 'node:fs';
-import type net from 'node:net';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { NodeFh, nodeLoop } from '../../lib/backend/node/index.js';
 import { patternChunks } from '../../lib/backend/sim/pattern.js';
 import type { ProxyServer } from '../../lib/http/ProxyServer.js';
+import { Handle } from '../../lib/handle/index.js';
+import { ProxySession } from '../../lib/proxy/ProxySession.js';
 import { STREAM_BUF_SIZE } from '../../lib/proxy/response_stream.js';
 import { SPICE_WBUF_LIMIT } from '../../lib/proxy/spice_proxy.js';
-import { WS_MAX_PAYLOAD } from '../../lib/proxy/websocket_proxy.js';
+import { WS_MAX_PAYLOAD, websocket_proxy } from '../../lib/proxy/websocket_proxy.js';
+import { FrameParser } from '../../lib/proxy/ws/FrameParser.js';
+import { frameBuffer } from '../../lib/proxy/ws/frame.js';
 import {
   PatternCheck,
   Throttle,
@@ -224,6 +229,38 @@ describe('backpressure on real sockets: a fast writer, a stalled-then-slow reade
       expect(final.peakWbuf).toBeLessThanOrEqual(LIMIT + ONE_READ);
     });
 
+    it('tail (queued) to the backend: the client closes while the stalled backend is backed up; the session ends with bytes in its wbuf, and linger delivers them', async () => {
+      const sink = await patternSink(SLOW_RATE);
+      cleanup.push(() => sink.close());
+      const { proxy, logs, t } = await tunnel(sink.port, true);
+      t.socket.resume();
+      let queuedAtClose = -1;
+      onLog(logs, 'client closed the connection', () => (queuedAtClose = proxy.metrics.directions.to_backend.wbuf));
+      // The client writes paced until the backend's wbuf holds BACKED_UP (the kernel took
+      // all it could), then 256 KiB more and its FIN.
+      let sent = 0;
+      const piece = 64 * KiB;
+      while (proxy.metrics.directions.to_backend.wbuf < BACKED_UP && sent < 64 * MiB) {
+        for (const view of patternChunks(sent, piece)) t.socket.write(view);
+        sent += piece;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      for (const view of patternChunks(sent, LAST_BYTES)) t.socket.write(view);
+      sent += LAST_BYTES;
+      t.socket.end();
+      await until(() => queuedAtClose >= 0, 'the session ended', 10_000);
+      sink.start();
+      const conn = () => sink.conns[0];
+      await until(() => conn().check.received >= sent || conn().check.firstMismatch !== undefined || conn().ended, 'every byte at the backend', TRANSFER_MS);
+      await until(() => conn().ended, 'EOF at the backend', 5000);
+      expect(queuedAtClose).toBeGreaterThanOrEqual(LAST_BYTES);
+      expect(conn().check.firstMismatch).toBeUndefined();
+      expect(conn().check.received).toBe(sent);
+      const final = stats(proxy, 'to_backend');
+      expect(final.pauses).toBe(0);
+      expect(final.peakWbuf).toBeLessThanOrEqual(LIMIT);
+    });
+
     it('to the backend: without backpressure, wbuf grows past 4 × the limit', async () => {
       const { check, final } = await toBackend(false);
       expect(check.firstMismatch).toBeUndefined();
@@ -377,6 +414,104 @@ describe('backpressure on real sockets: a fast writer, a stalled-then-slow reade
       expect(check.received).toBe(TOTAL);
       expect(final.pauses).toBe(0);
       expect(final.peakWbuf).toBeGreaterThanOrEqual(4 * LIMIT);
+    });
+  });
+
+  /**
+   * websocket_proxy with a payload limit below one read (ProxyServer always uses 128 KiB, so
+   * the session is made directly, as ProxyServer does, on real sockets). A pause leaves the
+   * rest of a read in rbuf, up to 64 KiB from a Node socket; with rbuf_max at the payload
+   * limit, rbuf_max's check right after the paused reader ended the session with ENOSPC.
+   */
+  describe('websocket_proxy with maxPayload 1 KiB (below one read)', () => {
+    const MAX = 1024;
+    const LIMIT = 5 * MAX;
+    const TOTAL = 8 * MiB;
+    const SMALL_FRAME = MAX + 4; // payload and a 4-byte header (16-bit length, unmasked)
+
+    async function front(backendPort: number) {
+      const sessions: ProxySession[] = [];
+      const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+        const session = new ProxySession();
+        sessions.push(session);
+        session.hdl = new Handle({
+          fh: new NodeFh(socket),
+          rbuf_max: 64 * KiB,
+          linger: 30,
+          on_error: (_h, _f, message) => session.disconnect(`client: ${message}`),
+          on_eof: () => session.disconnect(),
+        });
+        websocket_proxy(session, { target: { host: '127.0.0.1', port: backendPort }, accept: 'x', protocol: 'binary', maxPayload: MAX, loop: nodeLoop });
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      cleanup.push(() => {
+        for (const s of sessions) s.disconnect();
+        server.close();
+      });
+      const socket = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+      socket.on('error', () => {});
+      cleanup.push(() => socket.destroy());
+      await new Promise((r) => socket.once('connect', r));
+      await until(() => sessions.length === 1, 'session created', 5000);
+      return { socket, session: sessions[0] };
+    }
+
+    it('to the client: a pause keeps the session, wbuf ≤ 5 KiB + one frame, every payload byte arrives', async () => {
+      const source = await patternSource(TOTAL, { end: false });
+      cleanup.push(() => source.close());
+      const { socket, session } = await front(source.port);
+      const received: Buffer[] = [];
+      const throttle = new Throttle(socket, SLOW_RATE);
+      cleanup.push(() => throttle.stop());
+      let got = 0;
+      let headEnd = -1;
+      socket.on('data', (d: Buffer) => {
+        received.push(d);
+        got += d.length;
+        throttle.account(d.length);
+      });
+      const bodyBytes = () => {
+        if (headEnd < 0) {
+          const i = Buffer.concat(received).indexOf('\r\n\r\n');
+          if (i >= 0) headEnd = i + 4;
+        }
+        return headEnd < 0 ? 0 : got - headEnd;
+      };
+      await settled(() => session.stats.to_client.bytes, TOTAL);
+      expect(session.closeReason).toBeUndefined();
+      throttle.start();
+      // 101 head, then TOTAL / MAX frames of MAX + 4 bytes.
+      const frames = TOTAL / MAX;
+      await until(() => session.closed || bodyBytes() >= frames * SMALL_FRAME, 'every frame at the client', TRANSFER_MS);
+      expect(session.closeReason).toBeUndefined();
+      const body = Buffer.concat(received).subarray(headEnd);
+      const parsed = new FrameParser({ requireMask: false, maxPayload: MAX }).parse(body);
+      expect(parsed.error).toBeUndefined();
+      const check = new PatternCheck();
+      for (const f of parsed.frames) check.push(f.payload);
+      expect(check.firstMismatch).toBeUndefined();
+      expect(check.received).toBe(TOTAL);
+      expect(session.stats.to_client.pauses).toBeGreaterThan(0);
+      expect(session.stats.to_client.peakWbuf).toBeLessThanOrEqual(LIMIT + SMALL_FRAME);
+    });
+
+    it('to the backend: a pause keeps the session, wbuf ≤ 5 KiB + one payload, every byte arrives', async () => {
+      const sink = await patternSink(SLOW_RATE);
+      cleanup.push(() => sink.close());
+      const { socket, session } = await front(sink.port);
+      socket.resume();
+      const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+      for (let off = 0; off < TOTAL; off += MAX) socket.write(frameBuffer(patternChunks(off, MAX)[0], { mask }));
+      await settled(() => session.stats.to_backend.bytes, TOTAL);
+      expect(session.closeReason).toBeUndefined();
+      sink.start();
+      const conn = () => sink.conns[0];
+      await until(() => session.closed || conn().check.received >= TOTAL || conn().check.firstMismatch !== undefined, 'every byte at the backend', TRANSFER_MS);
+      expect(session.closeReason).toBeUndefined();
+      expect(conn().check.firstMismatch).toBeUndefined();
+      expect(conn().check.received).toBe(TOTAL);
+      expect(session.stats.to_backend.pauses).toBeGreaterThan(0);
+      expect(session.stats.to_backend.peakWbuf).toBeLessThanOrEqual(LIMIT + MAX);
     });
   });
 
