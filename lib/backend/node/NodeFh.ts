@@ -63,7 +63,7 @@ export class NodeFh implements Fh {
     });
     if (this.#readable) {
       if (this.#readable.readableEncoding) throw new TypeError('AnyEvent::Handle: fh must not have an encoding set');
-      this.#readable.on('readable', wake);
+      this.#readable.on('readable', this.#onIo);
       this.#readable.on('end', () => {
         this.#endSeen = true;
         wake();
@@ -94,7 +94,17 @@ export class NodeFh implements Fh {
     const r = this.#readable;
     if (!r) return new IoFailure('EBADF', errnoText('EBADF'));
     const available = r.readableLength;
-    if (available > 0) return r.read(Math.min(max, available)) as Buffer;
+    if (available > 0) {
+      if (available < max && max > r.readableHighWaterMark) {
+        // Asking for more than is buffered raises Node's highWaterMark to `max` (rounded up
+        // to a power of two) and returns null, or everything left once the stream ended.
+        // Then a chunk pushed while this handle keeps up never reaches the mark, and Node
+        // goes on reading instead of stopping and restarting the socket after every chunk.
+        const rest = r.read(max) as Buffer | null;
+        if (rest) return rest;
+      }
+      return r.read(Math.min(max, available)) as Buffer;
+    }
     if (this.#endSeen || r.readableEnded) return Buffer.alloc(0);
     // Lets Node notice the end (it emits 'end' only after a read on an empty, ended stream)
     // and refill its buffer.
@@ -139,9 +149,10 @@ export class NodeFh implements Fh {
     this.#onReadable = this.#onWritable = undefined;
     const s = this.stream;
     const w = this.#writable;
-    // What Node still holds is, for AnyEvent, already in the kernel: let it go out first.
-    if (w && !w.destroyed && !w.writableEnded && w.writableLength > 0) {
-      w.end();
+    // What Node still holds is, for AnyEvent, already in the kernel: let it go out first,
+    // also after a shutdown (push_shutdown) already ended the write side.
+    if (w && !w.destroyed && w.writableLength > 0) {
+      if (!w.writableEnded) w.end();
       const force = setTimeout(() => s.destroy(), 30_000);
       force.unref();
       s.once('finish', () => {
@@ -187,6 +198,18 @@ export class NodeFh implements Fh {
     this.#scheduled = true;
     setImmediate(this.#dispatch);
   }
+
+  /**
+   * Node read from the kernel (or saw EOF): the I/O event libev would report. The read
+   * watcher runs now, in the same tick as the read, rather than on the next setImmediate;
+   * what it leaves is picked up by the level-triggered dispatch as before. Reading here
+   * keeps Node's buffer below its mark, so Node never stops reading the socket.
+   */
+  readonly #onIo = (): void => {
+    const onReadable = this.#onReadable;
+    if (onReadable && !this.#closed && this.#readReady()) onReadable();
+    this.#schedule();
+  };
 
   /** One loop iteration for this handle: at most one read and one write callback. */
   readonly #dispatch = (): void => {
