@@ -8,10 +8,10 @@ import type { DataSpec, HandlerSpec, ReadSpec, Scenario, ScenarioOpts, Step, Wri
  *
  * What is left out, and why (each would only rediscover a declared difference):
  * - peer_close only as the last step: on sim the first write after it fails at once
- *   (SIM_EPIPE_AT_ONCE); on node a refused write goes unreported (a known failure).
+ *   (SIM_EPIPE_AT_ONCE).
  * - json reads only see JSON values and whitespace, and share the stream only with reads
  *   that never cut a value: no bare scalars at the top level (JSON_SCALAR), no garbage
- *   (error recovery differs: a known failure),
+ *   (error recovery differs on purpose: JSON_ERROR_RESYNC),
  *   and are compared without rbuf lengths (JSON_PARTIAL_RBUF); a JSON::PP hang is
  *   compared up to the hang (JSON_PP_HANG, found in the Perl trace).
  * - Small data only, so that kernel and Node buffer sizes never matter.
@@ -23,8 +23,8 @@ const TEXT = ['a', 'bc', 'x\n', 'line\r\n', ';', ',', 'end', 'bb', '\n', '\r', '
 const FRAMED = ['3:abc,', '0:,', '1:', 'x,', '12', ':', '\x02hi', '\x00\x03', 'abc', '\x01', 'w', '9:', ','];
 /**
  * JSON mode: whole values and whitespace; values split across writes come from splitJson.
- * No garbage: how much of it a syntax error drops differs from JSON::PP (a known failure,
- * json/garbage-* in differences.ts), and every case with garbage would find that again.
+ * No garbage: how much of it a syntax error drops differs from JSON::PP (a deliberate difference,
+ * JSON_ERROR_RESYNC in differences.ts), and every case with garbage would find that again.
  */
 const JSONISH = ['[1,"a"]', '{"k":[]}', '\n', ' ', '["x"]', '[[],{}]', '{"a":{"b":[true,null]}}'];
 

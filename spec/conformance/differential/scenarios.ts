@@ -319,10 +319,10 @@ function jsonFamily(): Scenario[] {
     }),
     sc(`${f}/partial-and-rbuf_max`, [read, pw('["0123456789'), pw('"]')], { rbuf_max: 8 }, { diff: ['JSON_PARTIAL_RBUF_MAX'] }),
     // Error recovery: what a syntax error drops.
-    sc(`${f}/garbage-semicolon`, [read, pw(';[1]'), state, push({ t: 'json' }), state]),
-    sc(`${f}/garbage-letter-space`, [read, pw('x [1]'), state, push({ t: 'json' }), state]),
-    sc(`${f}/garbage-letter-bracket`, [read, pw('x[1]'), state, push({ t: 'json' }), state]),
-    sc(`${f}/stray-closers`, [read, pw(']] [3]'), state, push({ t: 'json' }), state]),
+    sc(`${f}/garbage-semicolon`, [read, pw(';[1]'), state, push({ t: 'json' }), state], undefined, { diff: ['JSON_ERROR_RESYNC'] }),
+    sc(`${f}/garbage-letter-space`, [read, pw('x [1]'), state, push({ t: 'json' }), state], undefined, { diff: ['JSON_ERROR_RESYNC'] }),
+    sc(`${f}/garbage-letter-bracket`, [read, pw('x[1]'), state, push({ t: 'json' }), state], undefined, { diff: ['JSON_ERROR_RESYNC'] }),
+    sc(`${f}/stray-closers`, [read, pw(']] [3]'), state, push({ t: 'json' }), state], undefined, { diff: ['JSON_ERROR_RESYNC'] }),
     sc(`${f}/bad-value-then-value`, [read, pw('[1,] [2]'), state, push({ t: 'json' }), state]),
     sc(`${f}/bad-object-then-value`, [read, pw('{"a" 1} [2]'), state]),
   ];
