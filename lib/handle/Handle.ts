@@ -659,6 +659,17 @@ export class Handle {
   }
 
   /**
+   * Whether rbuf's bytes lie in memory the Handle allocated itself, which nothing holds but
+   * the views of rbuf it handed out. Then a reader may modify bytes it consumes in place
+   * (websocket_proxy unmasks payloads so). False when rbuf is a Buffer the file handle
+   * passed in as it was read: on the simulated backend, or with a user's stream, its writer
+   * may still hold it. Not in AnyEvent (Perl strings are never shared).
+   */
+  get rbuf_owned(): boolean {
+    return this.#rbuf.owned;
+  }
+
+  /**
    * Replace (or clear) the `on_read` callback, called when data arrives and the queue is
    * empty. Setting one drains rbuf at once. Perl: `$handle->on_read ($cb)`.
    *

@@ -17,6 +17,8 @@ export class ReadBuffer {
   #backing: Buffer = Buffer.alloc(0);
   #start = 0;
   #end = 0;
+  /** The backing was allocated here (#regrow), not adopted from a read or an assignment. */
+  #owned = false;
 
   /** Bytes currently buffered. */
   get length(): number {
@@ -34,6 +36,7 @@ export class ReadBuffer {
     const live = this.#end - this.#start;
     if (live === 0) {
       this.#backing = data;
+      this.#owned = false;
       this.#start = 0;
       this.#end = data.length;
       return;
@@ -74,8 +77,18 @@ export class ReadBuffer {
       throw new Error('rbuf may only be shortened by removing bytes from its front (assign a suffix of hdl.rbuf)');
     }
     this.#backing = next;
+    this.#owned = false;
     this.#start = 0;
     this.#end = next.length;
+  }
+
+  /**
+   * Whether the live bytes lie in a Buffer allocated here, which nothing outside holds but
+   * the views this buffer handed out; false when they are a Buffer adopted as it was read
+   * (the file handle's, which on the simulated backend is still its writer's) or assigned.
+   */
+  get owned(): boolean {
+    return this.#owned;
   }
 
   /** Bytes held in memory for this buffer, consumed prefix and spare room included. */
@@ -88,6 +101,7 @@ export class ReadBuffer {
     const next = Buffer.allocUnsafe(Math.max(needed, live * 2, 4096));
     this.#backing.copy(next, 0, this.#start, this.#end);
     this.#backing = next;
+    this.#owned = true;
     this.#start = 0;
     this.#end = live;
   }

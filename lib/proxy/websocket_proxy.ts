@@ -88,7 +88,12 @@ export function websocket_proxy(session: ProxySession, options: WebsocketProxyOp
     for (;;) {
       const rbuf = hdl.rbuf;
       if (!rbuf.length) return;
-      const step = parser.next(rbuf);
+      // A frame in memory the Handle allocated (any frame that came in more than one read,
+      // so every large one) is unmasked where it lies: the masked bytes are consumed with
+      // the frame, and the payload goes to the backend as a view of rbuf, with no
+      // allocation and no copy (rbuf's memory is never written twice, so the view stays
+      // intact in the backend's wbuf). Otherwise rbuf may be the writer's own Buffer: copy.
+      const step = parser.next(rbuf, 0, hdl.rbuf_owned);
       if (step.kind === 'more') return;
       if (step.kind === 'error') return endWithError(step.error);
       // Consume before acting, as the original does.

@@ -167,9 +167,12 @@ export class FrameParser {
    * replace it with one holding the same bytes, but must not drop any of them. Passing a
    * different frame is a programmer mistake and throws.
    *
+   * `unmaskInPlace` overrides the option of that name for this call (a caller that owns
+   * some of its buffers and not others).
+   *
    * Errors: every {@link FrameErrorCode}.
    */
-  next(buf: Buffer, offset = 0): Step {
+  next(buf: Buffer, offset = 0, unmaskInPlace = this.#inPlace): Step {
     const have = buf.length - offset;
     if (this.#state !== 'header' && this.#state !== 'closed') this.#checkResume(buf, offset, have);
 
@@ -212,7 +215,7 @@ export class FrameParser {
         case 'payload': {
           const size = this.#cursor + this.#payloadLength;
           if (have < size) return more(size);
-          return this.#emit(buf, offset, size);
+          return this.#emit(buf, offset, size, unmaskInPlace);
         }
         case 'closed':
           return { kind: 'error', error: this.#error as FrameError };
@@ -290,13 +293,13 @@ export class FrameParser {
   }
 
   /** The whole frame is in `buf`: unmask, validate a close payload, and start on the next frame. */
-  #emit(buf: Buffer, offset: number, size: number): Step {
+  #emit(buf: Buffer, offset: number, size: number, inPlace: boolean): Step {
     const start = offset + this.#cursor;
     let payload = buf.subarray(start, start + this.#payloadLength);
     const maskAt = offset + this.#maskAt;
     // Perl: "NULL-mask might be used over TLS, skip to increase performance".
     if (this.#masked && !isZeroMask(buf, maskAt)) {
-      if (this.#inPlace) unmask(payload, buf, maskAt);
+      if (inPlace) unmask(payload, buf, maskAt);
       else payload = unmaskCopy(payload, buf, maskAt);
     }
 
