@@ -1,12 +1,15 @@
 /**
  * response_stream, bounded against unbounded, on the simulated socket (issue #5).
- * Bounds: streamBounds in relay/handlers.ts; docs/testing.md states them.
+ *
+ * The bound (streamBounds in relay/handlers.ts; docs/testing.md), with B the read-ahead
+ * bound: the client's wbuf ≤ B at every wbuf event (4 MiB in pveproxy); rbuf + wbuf of both
+ * handles ≤ 2B (the source's rbuf stays within B, its rbuf_max).
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { bump, checkProperty, expectCounterexample, runsOf, seedOf, timeoutOf, type Tally } from './fc.js';
 import { streamOutpacedArb, streamScheduleArb } from './relay/arbitraries.js';
-import { checkContrast, checkDifferential, steadyReader, checkRun, tallyRun } from './relay/checks.js';
+import { checkContrast, checkDifferential, checkRun, steadyReader, tallyEof, tallyRun } from './relay/checks.js';
 import { runStream, streamBounds } from './relay/handlers.js';
 
 const SEED = seedOf(0x5eed_4d1b);
@@ -56,6 +59,7 @@ describe(`response_stream, bounded against unbounded (fast-check seed ${SEED})`,
           if (!bp.endedWhilePaused) throw new Error(`the stream did not end while paused (pauses ${JSON.stringify(bp.pauses)})`);
           checkRun(runStream(s, false));
           bump(tally, 'ended while paused');
+          tallyEof(bp, tally);
         }),
         { id: 'response_stream/tail', seed: SEED, numRuns: runsOf(100), tally },
       );

@@ -1,12 +1,17 @@
 /**
  * websocket_proxy, bounded against unbounded, on the simulated socket (issue #5).
- * Bounds: wsBounds in relay/handlers.ts; docs/testing.md states them.
+ *
+ * The bound (wsBounds in relay/handlers.ts; docs/testing.md), with L = 5 × 128 KiB,
+ * M = 128 KiB and P the bytes of the schedule's pongs (2 + payload each): the client's wbuf
+ * ≤ L + M + 10 + P (786,442 + P bytes), the backend's ≤ L + M (786,432 bytes), at every wbuf
+ * event; rbuf + wbuf of both handles ≤ both of those + (M + 13 + 128 KiB) + 128 KiB
+ * (1,966,103 + P bytes).
  */
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
 import { bump, checkProperty, expectCounterexample, runsOf, seedOf, timeoutOf, type Tally } from './fc.js';
 import { pingFloodSchedule, wsOutpacedArb, wsPingFloodArb, wsPingsBehindDataArb, wsScheduleArb } from './relay/arbitraries.js';
-import { checkContrast, checkDifferential, steadyReader, checkPings, checkRun, tallyRun } from './relay/checks.js';
+import { checkContrast, checkDifferential, checkPings, checkRun, steadyReader, tallyEof, tallyRun } from './relay/checks.js';
 import { clientStream, runWebsocket, wsBounds, type WsSchedule } from './relay/handlers.js';
 
 const SEED = seedOf(0x5eed_6455);
@@ -71,6 +76,7 @@ describe(`websocket_proxy, bounded against unbounded (fast-check seed ${SEED})`,
           if (!bp.endedWhilePaused) throw new Error(`the source did not end while paused (pauses ${JSON.stringify(bp.pauses)})`);
           checkRun(runWebsocket(s, stream, false));
           bump(tally, 'ended while paused');
+          tallyEof(bp, tally);
         }),
         { id: 'websocket/tail', seed: SEED, numRuns: runsOf(100), tally },
       );

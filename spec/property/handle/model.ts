@@ -95,7 +95,8 @@ export interface Real {
 export interface Setup {
   capacity: number;
   readSize: number;
-  mode: WbufMaxCheck;
+  /** The wbuf_max_check option; 'default' leaves it out (the default must be 'checked'). */
+  mode: WbufMaxCheck | 'default';
 }
 
 export function setup(s: Setup): { model: Model; real: Real } {
@@ -107,7 +108,7 @@ export function setup(s: Setup): { model: Model; real: Real } {
     fh,
     read_size: s.readSize,
     linger: LINGER,
-    wbuf_max_check: s.mode,
+    ...(s.mode === 'default' ? {} : { wbuf_max_check: s.mode }),
     on_error: (_h, fatal, _message, code) => events.push(`error:${code}${fatal ? ':fatal' : ''}`),
     on_eof: () => events.push('eof'),
     on_drain: () => events.push('drain'),

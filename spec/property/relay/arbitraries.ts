@@ -134,7 +134,8 @@ export const wsItemArb: fc.Arbitrary<WsItem> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('ping' as const), size: fc.integer({ min: 0, max: 125 }) }) },
 );
 
-const wsItemsArb = fc.array(wsItemArb, { maxLength: 40 });
+// size 'max': lengths spread over 0–40 (the default size keeps arrays short, and a short client stream rarely reaches the limit).
+const wsItemsArb = fc.array(wsItemArb, { maxLength: 40, size: 'max' });
 
 /** Any websocket schedule: client frames (data and pings) and backend bytes, any rates, perhaps one peer ending. */
 export const wsScheduleArb: fc.Arbitrary<WsSchedule> = fc

@@ -101,7 +101,8 @@ export function timeComparable(bp: RunOutcome, unb: RunOutcome): boolean {
 
 /** Counts what a run pair reached, so that the printed tallies show the properties were not vacuous. */
 export function tallyRun(bp: RunOutcome, unb: RunOutcome, bounds: Bounds, tally: Tally, steady = true): void {
-  if (bp.pauses.to_client + bp.pauses.to_backend > 0) bump(tally, 'paused');
+  if (bp.pauses.to_client > 0) bump(tally, 'paused to_client');
+  if (bp.pauses.to_backend > 0) bump(tally, 'paused to_backend');
   if (bp.endedWhilePaused) bump(tally, 'ended while paused');
   for (const d of ['to_client', 'to_backend'] as Direction[]) {
     if (unb.peakWbuf[d] > bounds.wbuf[d]) {
@@ -110,10 +111,20 @@ export function tallyRun(bp: RunOutcome, unb: RunOutcome, bounds: Bounds, tally:
     }
   }
   if (bp.closed) bump(tally, 'session closed');
+  tallyEof(bp, tally);
   if (!steady || !timeComparable(bp, unb)) return;
   bump(tally, 'timed');
   const ratio = unb.time > 0 ? bp.time / unb.time : 1;
   if (ratio > (tally['max time ratio ×100'] ?? 0) / 100) tally['max time ratio ×100'] = Math.round(ratio * 100);
+}
+
+/**
+ * How often a handler's on_eof ran, and how often rbuf still held bytes then: the EOF flush
+ * of the patch has something to do only in the second case (docs/testing.md, mutations).
+ */
+export function tallyEof(run: RunOutcome, tally: Tally): void {
+  if (run.onEof.calls) bump(tally, 'on_eof ran');
+  if (run.onEof.withBytes) bump(tally, 'on_eof with bytes in rbuf');
 }
 
 /**

@@ -68,6 +68,27 @@ export interface RunOutcome extends Observation {
   pings?: PingOutcome;
   /** Why this run's time must not be compared with the other mode's (a known bug; see checks.ts). */
   untimed?: string;
+  /** The handlers' on_eof callbacks: how often they ran, and how often rbuf still held bytes then (what the patch's EOF flush is for). */
+  onEof: EofSeen;
+}
+
+export interface EofSeen {
+  calls: number;
+  withBytes: number;
+}
+
+/**
+ * Wraps the on_eof a handler installed on `hdl` to count its calls and those with bytes
+ * still in rbuf, then calls it unchanged: pure observation.
+ */
+function watchOnEof(hdl: Handle | undefined, seen: EofSeen): void {
+  const original = hdl?.callback('on_eof');
+  if (!hdl || !original) return;
+  hdl.on_eof((h) => {
+    seen.calls++;
+    if (h.rbuf.length) seen.withBytes++;
+    original(h);
+  });
 }
 
 /**
@@ -208,8 +229,16 @@ export function runSpice(s: SpiceSchedule, backpressure: boolean): RunOutcome {
   watch.destination(hdl, 'to_client');
   const client = new SimPeer(clientSide, peerOptions(s.client, CLIENT_DATA.subarray(0, s.client.send)));
   ends.client.arm();
-  spice_proxy(session, { target: { host: '127.0.0.1', port: 5900 }, loop, backpressure, wbufLimit: s.limit });
+  const onEof: EofSeen = { calls: 0, withBytes: 0 };
+  spice_proxy(session, {
+    target: { host: '127.0.0.1', port: 5900 },
+    loop,
+    backpressure,
+    wbufLimit: s.limit,
+    started: (started) => watchOnEof(started.hdl, onEof),
+  });
   const proxyhdl = session.proxyhdl!;
+  watchOnEof(proxyhdl, onEof);
   proxyhdl.read_size = s.readSize.backend;
   watch.destination(proxyhdl, 'to_backend');
 
@@ -267,6 +296,7 @@ export function runSpice(s: SpiceSchedule, backpressure: boolean): RunOutcome {
     peakWbuf: watch.peakWbuf,
     peakTotal: watch.peakTotal,
     violation: watch.violation,
+    onEof,
   };
 }
 
@@ -293,6 +323,8 @@ export interface WsSchedule {
 /** The bytes a client sends for `items`, and where each frame ends. */
 export interface ClientStream {
   bytes: Buffer;
+  /** A copy of `bytes`, to check that nobody wrote into the sender's memory. */
+  pristine: Buffer;
   /** Per frame: the stream offset after it, the data bytes before and including it, and the ping index (pings only). */
   frames: Array<{ end: number; dataEnd: number; ping?: number }>;
   pings: Buffer[];
@@ -331,7 +363,8 @@ export function clientStream(items: WsItem[], mask: boolean): ClientStream {
     offset += header.length + payload.length;
     frames.push({ end: offset, dataEnd: data, ping });
   }
-  return { bytes: Buffer.concat(parts, offset), frames, pings, dataBytes: data };
+  const bytes = Buffer.concat(parts, offset);
+  return { bytes, pristine: Buffer.from(bytes), frames, pings, dataBytes: data };
 }
 
 export interface PingOutcome {
@@ -432,14 +465,17 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
 
   const client = new SimPeer(clientSide, peerOptions({ ...s.client, send: stream.bytes.length }, stream.bytes));
   ends.client.arm();
+  const onEof: EofSeen = { calls: 0, withBytes: 0 };
   websocket_proxy(session, {
     target: { host: '127.0.0.1', port: 6000 },
     accept: 'x',
     protocol: 'binary',
     loop,
     backpressure,
+    started: (started) => watchOnEof(started.hdl, onEof),
   });
   const proxyhdl = session.proxyhdl!;
+  watchOnEof(proxyhdl, onEof);
   proxyhdl.read_size = s.readSize.backend;
   watch.destination(proxyhdl, 'to_backend');
 
@@ -495,6 +531,10 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
 
   // What the client received: the 101, then frames (binary data from the backend, pongs).
   const problems: string[] = [];
+  // The simulated socket hands the reader views of the writer's Buffers (no copy), so a
+  // reader that writes into what it read (unmasking in place, say) changes the sender's
+  // memory; a real socket would have copied. The client's bytes must be as it sent them.
+  if (!stream.bytes.equals(stream.pristine)) problems.push("client: the proxy wrote into the client's send buffer (bytes it read from the simulated socket are the sender's memory)");
   const received = client.received;
   const header = received.subarray(0, WS_101.length);
   if (!isPrefix(header, WS_101)) problems.push(`client: the response does not start with the 101: ${JSON.stringify(header.toString())}`);
@@ -528,6 +568,7 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
     peakWbuf: watch.peakWbuf,
     peakTotal: watch.peakTotal,
     violation: watch.violation,
+    onEof,
   };
 }
 
@@ -574,6 +615,8 @@ export function runStream(s: StreamSchedule, backpressure: boolean): RunOutcome 
   });
   const source = session.proxyhdl!;
   source.read_size = s.readSize;
+  const onEof: EofSeen = { calls: 0, withBytes: 0 };
+  watchOnEof(source, onEof);
   watch.source(source);
 
   const mustComplete = s.client.closeAt === undefined;
@@ -600,6 +643,7 @@ export function runStream(s: StreamSchedule, backpressure: boolean): RunOutcome 
     peakWbuf: watch.peakWbuf,
     peakTotal: watch.peakTotal,
     violation: watch.violation,
+    onEof,
   };
 }
 
