@@ -554,21 +554,26 @@ export class Handle {
    * or `push_write(type, ...args)` with a registered write type (`netstring`,
    * `packstring`, `json`, …). Unless autocork is on, a write is attempted at once.
    *
+   * An array of Buffers is queued as their concatenation, without concatenating, and
+   * written together (one writev): a websocket frame's header and payload go out in one
+   * system call, not the header alone first. (Not in AnyEvent, whose data is one string.)
+   *
    * Raises: fatal ENOSPC when wbuf exceeds `wbuf_max`; fatal system errors of the write.
    * Throws TypeError for an unknown write type (Perl croaks).
    * Perl: `$handle->push_write ($data)`, `$handle->push_write (type => @args)`.
    * May invoke callbacks; the handle may be destroyed when this returns.
    */
-  push_write(data: Buffer | Uint8Array | string): void;
+  push_write(data: Buffer | Uint8Array | string | readonly Uint8Array[]): void;
   push_write<K extends keyof WriteTypeArgs>(type: K, ...args: WriteTypeArgs[K]): void;
   push_write(type: string, ...args: unknown[]): void;
   push_write(...args: unknown[]): void {
     if (this.#destroyed) return;
     let data = args[0];
     if (args.length > 1) data = writeType(String(args[0]))(this, ...args.slice(1));
-    const bytes = toBuffer(data);
-    this.#wbuf.append(bytes);
-    if (bytes.length) this.#events?.emit('wbuf', this.#wbuf.length);
+    const before = this.#wbuf.length;
+    if (Array.isArray(data)) for (const part of data) this.#wbuf.append(toBuffer(part));
+    else this.#wbuf.append(toBuffer(data));
+    if (this.#wbuf.length !== before) this.#events?.emit('wbuf', this.#wbuf.length);
     if (this.#fh) this.#drainWbuf();
     else if (this.#wbufMaxCheck === 'checked') this.#checkWbufMax();
   }

@@ -73,10 +73,9 @@ export function websocket_proxy(session: ProxySession, options: WebsocketProxyOp
     const rbuf = hdl.rbuf;
     const n = Math.min(rbuf.length, max_payload_size);
     hdl.rbuf = rbuf.subarray(n);
-    const [header, payload] = frame(rbuf.subarray(0, n), { opcode: OPCODE.BINARY });
     session.relayed('to_client', n);
-    clienthdl.push_write(header);
-    clienthdl.push_write(payload);
+    // Header and payload in one push: one writev, not a 10-byte segment before each frame.
+    clienthdl.push_write(frame(rbuf.subarray(0, n), { opcode: OPCODE.BINARY }));
     if (backpressure && !no_backpressure && !clienthdl.destroyed() && clienthdl.wbuf.length > wbuf_limit) {
       session.paused('to_client');
       apply_read_backpressure(hdl, clienthdl, proxyhdlreader);
@@ -115,9 +114,7 @@ export function websocket_proxy(session: ProxySession, options: WebsocketProxyOp
         hdl.push_shutdown();
       } else if (opcode === OPCODE.PING) {
         // Ping received, schedule pong.
-        const [header, body] = frame(payload, { opcode: OPCODE.PONG });
-        session.hdl?.push_write(header);
-        session.hdl?.push_write(body);
+        session.hdl?.push_write(frame(payload, { opcode: OPCODE.PONG }));
       }
       // Pong received: continue.
       if (hdl.destroyed() || session.closed) return;

@@ -117,25 +117,40 @@ export class NodeFh implements Fh {
     const w = this.#writable;
     if (!w || w.writableEnded || w.destroyed) return new IoFailure('EPIPE', errnoText('EPIPE'));
     if (w.writableNeedDrain) return null;
+    // Several pieces go to the kernel in one writev (Node writes what it holds corked in
+    // one call on uncork): a websocket frame's header with its payload, or a backlog of
+    // wbuf, costs one system call, not one each.
+    const gather = chunks.length > 1;
+    if (gather) w.cork();
     let written = 0;
-    for (const chunk of chunks) {
+    pieces: for (const chunk of chunks) {
       for (let offset = 0; offset < chunk.length; ) {
         const piece = chunk.length - offset > MAX_WRITE_PIECE ? chunk.subarray(offset, offset + MAX_WRITE_PIECE) : offset ? chunk.subarray(offset) : chunk;
         w.write(piece);
-        // A write the kernel refuses (EPIPE, ECONNRESET) destroys the stream synchronously
-        // but is emitted as 'error' only later; syswrite would fail now, so fail now.
-        const refused = (w as Writable & { errored?: NodeJS.ErrnoException | null }).errored;
-        if (refused) {
-          const code = refused.code ?? 'EIO';
-          this.#failure ??= new IoFailure(code, errnoText(code));
-          return written > 0 ? written : this.#failure;
-        }
         written += piece.length;
         offset += piece.length;
-        if (w.writableNeedDrain || this.#failure) return written;
+        if (!gather && this.#refused(w)) return this.#failure!;
+        // Node holds at most its high-water mark + one piece.
+        if (w.writableNeedDrain || this.#failure) break pieces;
       }
     }
+    if (gather) {
+      w.uncork();
+      if (this.#refused(w)) return this.#failure!;
+    }
     return written;
+  }
+
+  /**
+   * A write the kernel refuses (EPIPE, ECONNRESET) destroys the stream synchronously but is
+   * emitted as 'error' only later; syswrite would fail now, so fail now.
+   */
+  #refused(w: Writable): boolean {
+    const refused = (w as Writable & { errored?: NodeJS.ErrnoException | null }).errored;
+    if (!refused) return false;
+    const code = refused.code ?? 'EIO';
+    this.#failure ??= new IoFailure(code, errnoText(code));
+    return true;
   }
 
   shutdown(): void {
