@@ -441,22 +441,25 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
   session.hdl = hdl;
   watch.destination(hdl, 'to_client');
 
-  // Bytes queued to the client, and where the last data frame queued ends: the proxy
-  // reports a relayed payload of n bytes, then queues its header and the payload.
-  let pushed = 0;
+  // Bytes queued to the client so far (what the kernel took, plus wbuf: this does not depend
+  // on how the handler splits its push_writes), and where the last data frame queued ends:
+  // the proxy reports a relayed payload of n bytes, then queues its header and the payload.
+  let written = 0;
+  hdl.events.on('write', (n) => (written += n));
   let dataPushedEnd = 0;
   hooks.relayed = (_s, direction, n) => {
-    if (direction === 'to_client') dataPushedEnd = pushed + (n <= 125 ? 2 : n <= 0xffff ? 4 : 10) + n;
+    if (direction === 'to_client') dataPushedEnd = written + hdl.wbuf.length + (n <= 125 ? 2 : n <= 0xffff ? 4 : 10) + n;
   };
   // Pongs: record, when the proxy queues one, how much client data it had relayed by then.
+  // A pong is queued as its header (0x8A, length) and body, in one push_write or two.
   const order: PingOutcome['order'] = [];
   let afterPause = 0;
   const pingsBefore = stream.frames.filter((f) => f.ping !== undefined).map((f) => f.dataEnd);
   const push = hdl.push_write.bind(hdl) as (...args: unknown[]) => void;
   hdl.push_write = ((...args: unknown[]) => {
     const data = args[0];
-    pushed += typeof data === 'string' ? Buffer.byteLength(data) : Buffer.isBuffer(data) ? data.length : 0;
-    if (Buffer.isBuffer(data) && data.length === 2 && data[0] === (0x80 | OPCODE.PONG)) {
+    const first = Array.isArray(data) ? data[0] : data;
+    if (args.length === 1 && Buffer.isBuffer(first) && first.length >= 2 && first[0] === (0x80 | OPCODE.PONG) && first[1] <= 125) {
       order.push({ relayed: session.stats.to_backend.bytes, before: pingsBefore[order.length] ?? -1 });
       if (session.stats.to_backend.pauses > 0) afterPause++;
     }
