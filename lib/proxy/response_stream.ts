@@ -58,7 +58,11 @@ export function response_stream(session: ProxySession, stream_fh: object, option
       hdl.on_read(null);
       return;
     }
-    if (rbuf_len + hdl.read_size * 4 > buf_size) {
+    // Divergence: the original pauses only on the read-ahead test. Bytes left in rbuf because
+    // the client's wbuf is at the bound then wait for the next read or EOF, and a stream that
+    // stays open never delivers them (STREAM_STUCK_RBUF, found by the property suite);
+    // pausing whenever rbuf is left non-empty lets the client's drain push them.
+    if (rbuf_len > 0 || rbuf_len + hdl.read_size * 4 > buf_size) {
       session.paused('to_client');
       apply_read_backpressure(hdl, reqhdl, on_read);
     }

@@ -114,7 +114,16 @@ export function websocket_proxy(session: ProxySession, options: WebsocketProxyOp
         hdl.push_shutdown();
       } else if (opcode === OPCODE.PING) {
         // Ping received, schedule pong.
-        session.hdl?.push_write(frame(payload, { opcode: OPCODE.PONG }));
+        const clienthdl = session.hdl;
+        clienthdl?.push_write(frame(payload, { opcode: OPCODE.PONG }));
+        // Divergence: the original queues pongs without looking at the limit, so a client
+        // that pings and never reads grows its wbuf without bound (WS_PONG_FLOOD, found by
+        // the property suite). Reading from it pauses until it has taken its pongs.
+        if (backpressure && !no_backpressure && clienthdl && !clienthdl.destroyed() && clienthdl.wbuf.length > wbuf_limit) {
+          session.paused('to_client');
+          apply_read_backpressure(hdl, clienthdl, hdlreader);
+          return;
+        }
       }
       // Pong received: continue.
       if (hdl.destroyed() || session.closed) return;
