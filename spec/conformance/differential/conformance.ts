@@ -91,8 +91,14 @@ async function main(): Promise<number> {
         for (const sc of scenarios) {
           committed++;
           const failuresBefore = tally.failures.length;
-          const live = await perl.run(sc);
+          let live = await perl.run(sc);
           const golden = recorded.get(sc.name);
+          // The Perl driver decides "idle" by watching its loop; on a loaded machine a slow
+          // peer can look idle. A trace that differs from its golden is taken again, twice at
+          // most, before it counts as a difference.
+          for (let retry = 0; golden && retry < 2 && !isDeepStrictEqual(environmentFree(sc, golden), environmentFree(sc, live)); retry++) {
+            live = await perl.run(sc);
+          }
           if (!golden) tally.failures.push(`${sc.name}: no golden trace (npm run conformance:record)`);
           // What depends on the machine (a loopback buffer's size, say) is compared after the
           // scenario's declared normalisations, here as between Perl and TypeScript.
