@@ -4,10 +4,12 @@
  *
  * Variants, each XORing the same payload with the same key:
  * - `bytes`     the byte loop (`buf[i] ^= mask[i & 3]`): the baseline;
- * - `words`     unmask(): in place, Int32 words, unaligned head and tail bytewise;
+ * - `words`     unmask(): in place, 64-bit words unrolled by eight from 256 bytes on (32-bit
+ *               words below), unaligned head and tail bytewise;
  * - `copy`      unmaskCopy(): into a fresh Buffer (the parser's default), allocation included;
- * - `bigint64`  a BigUint64Array loop, kept here only to show why unmask() does not use it
- *               (faster once optimised, far slower before: see its first-call times).
+ * - `bigint64`  the same 64-bit loop unrolled by one: no faster than 32-bit words, which is
+ *               why unmask() first used those; the unrolling is what makes 64-bit words pay.
+ *               (Either 64-bit loop is slow until V8 optimises it: see the first-call times.)
  *
  * The variants run interleaved, in every round, in one process; each round's MB/s are
  * divided by that round's baseline, and the table gives the median ratio with its min–max.
