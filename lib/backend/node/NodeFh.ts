@@ -116,22 +116,25 @@ export class NodeFh implements Fh {
     if (this.#failure) return this.#failure;
     const w = this.#writable;
     if (!w || w.writableEnded || w.destroyed) return new IoFailure('EPIPE', errnoText('EPIPE'));
-    if (w.writableNeedDrain) return null;
-    // Several pieces go to the kernel in one writev (Node writes what it holds corked in
-    // one call on uncork): a websocket frame's header with its payload, or a backlog of
-    // wbuf, costs one system call, not one each.
-    const gather = chunks.length > 1;
+    // Node holds at most its high-water mark + one piece. (Its writableNeedDrain flag stays
+    // set until the next tick even when the kernel took everything at once, so the bound is
+    // checked on what Node holds: a 128 KiB payload goes out in two pieces now, not one now
+    // and the other a loop iteration later.)
+    const hwm = w.writableHighWaterMark;
+    if (w.writableLength >= hwm) return null;
+    // A small first chunk (a websocket frame's header) is sent with what follows in one
+    // writev: Node writes what it holds corked in one call on uncork.
+    const gather = chunks.length > 1 && chunks[0].length < MAX_WRITE_PIECE;
     if (gather) w.cork();
     let written = 0;
     pieces: for (const chunk of chunks) {
       for (let offset = 0; offset < chunk.length; ) {
         const piece = chunk.length - offset > MAX_WRITE_PIECE ? chunk.subarray(offset, offset + MAX_WRITE_PIECE) : offset ? chunk.subarray(offset) : chunk;
         w.write(piece);
+        if (!gather && this.#refused(w)) return written > 0 ? written : this.#failure!;
         written += piece.length;
         offset += piece.length;
-        if (!gather && this.#refused(w)) return this.#failure!;
-        // Node holds at most its high-water mark + one piece.
-        if (w.writableNeedDrain || this.#failure) break pieces;
+        if (w.writableLength >= hwm || this.#failure) break pieces;
       }
     }
     if (gather) {
