@@ -336,6 +336,8 @@ export interface Relay {
   pid: number;
   /** CPU seconds used so far (user, sys). */
   cpu(): Promise<CpuTimes>;
+  /** Node relays: their own report (process.memoryUsage(), the proxy's wbuf totals). */
+  usage?(): Promise<Record<string, unknown>>;
   /** Resolves once the relay has nothing left of past connections (socat's forked children). */
   settle(): Promise<void>;
   stop(): Promise<void>;
@@ -354,6 +356,11 @@ export async function nodeRelay(name: string, entry: string, config: object, exe
       child.send({ cmd: 'usage' });
       const cpu = (await usage).cpu as NodeJS.CpuUsage;
       return { user: cpu.user / 1e6, sys: cpu.system / 1e6 };
+    },
+    async usage() {
+      const usage = child.next('usage');
+      child.send({ cmd: 'usage' });
+      return await usage;
     },
     settle: async () => {},
     stop: () => child.stop(),

@@ -11,7 +11,8 @@
  * - `{ cmd: 'arm', bytes }`: the next connection to a `send` listener writes `bytes`.
  * - `{ cmd: 'connect', port, role, preamble, bytes, frames, sessions }`: connects (the
  *   `preamble`, if any, is a request whose response head is awaited first), then sends or
- *   receives. `sessions` > 1 opens that many connections at once (the scale benchmark).
+ *   receives. `sessions` > 1 opens that many connections at once (the scale benchmark);
+ *   `hold`: a source keeps its connection open after the payload.
  * - `{ cmd: 'close' }`: ends every connection of this id.
  *
  * Answers: `{ ev: 'done', bytes, start, end, requested }` when a sink saw EOF (epoch ms, from
@@ -38,6 +39,8 @@ interface Msg {
   preamble?: Preamble;
   frames?: 'raw' | 'ws';
   sessions?: number;
+  /** Sources: keep the connection open after the payload (no EOF). */
+  hold?: boolean;
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -77,8 +80,11 @@ function track(id: string, s: net.Socket): void {
   s.on('error', () => {});
 }
 
-/** Writes `payload` bytes as fast as the socket takes them, then ends; calls `sent` once all went to the kernel. */
-function pump(s: net.Socket, payload: number, frames: 'raw' | 'ws', sent?: (start: number, end: number) => void): void {
+/**
+ * Writes `payload` bytes as fast as the socket takes them, then ends (unless `hold`: the
+ * connection stays open); calls `sent` once all went to the kernel.
+ */
+function pump(s: net.Socket, payload: number, frames: 'raw' | 'ws', sent?: (start: number, end: number) => void, hold = false): void {
   const block = blocks[frames];
   // A ws block carries BLOCK payload bytes in block.length wire bytes.
   let left = payload;
@@ -90,6 +96,7 @@ function pump(s: net.Socket, payload: number, frames: 'raw' | 'ws', sent?: (star
       const piece = frames === 'ws' ? block.subarray(0, (n / FRAME_PAYLOAD) * (FRAME_PAYLOAD + 14)) : block.subarray(0, n);
       if (!s.write(piece)) return void s.once('drain', go);
     }
+    if (hold) return void sent?.(start, now());
     s.end(() => sent?.(start, now()));
   };
   go();
@@ -211,7 +218,7 @@ process.on('message', (m: Msg) => {
             s.resume();
             if (n > 1) {
               if (++ready === n) send({ ev: 'connected', id: m.id, at: now() });
-              pump(s, m.bytes!, m.frames ?? 'raw');
+              pump(s, m.bytes!, m.frames ?? 'raw', undefined, m.hold);
             } else pump(s, m.bytes!, m.frames ?? 'raw', (start, end) => send({ ev: 'sent', id: m.id, start, end }));
           }),
         );

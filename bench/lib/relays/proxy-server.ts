@@ -11,13 +11,18 @@
 import { ProxyServer } from '../../../lib/http/ProxyServer.js';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as { backpressure?: boolean; streamDir?: string };
-const server = new ProxyServer({
-  allowPorts: [[1, 65535]],
-  backpressure: options.backpressure ?? true,
-  streamDir: options.streamDir,
-  headerTimeout: 60,
-  shutdownGrace: 1,
-});
+// AE_BENCH_LOG=1: the proxy's log lines on stderr (why sessions ended), for debugging.
+const log = process.env.AE_BENCH_LOG ? (level: string, message: string) => process.stderr.write(`proxy ${level}: ${message}\n`) : undefined;
+const server = new ProxyServer(
+  {
+    allowPorts: [[1, 65535]],
+    backpressure: options.backpressure ?? true,
+    streamDir: options.streamDir,
+    headerTimeout: 60,
+    shutdownGrace: 1,
+  },
+  log,
+);
 const { port } = await server.listen('127.0.0.1', 0);
 process.send!({ ev: 'listening', port });
 process.on('message', (m: { cmd: string }) => {
