@@ -23,18 +23,12 @@ interface SocketLike {
  * Node streams push; AnyEvent polls. The adapter keeps the stream in paused mode and reads
  * from its buffer only when the Handle asks, so Node's own read-ahead is bounded by the
  * stream's readableHighWaterMark plus one libuv read (64 KiB); when the Handle stops reading,
- * Node stops reading from the kernel. A read of `max` bytes raises that mark to `max` (128
- * KiB at most with the Handle's default max_read_size), as Node does for any read larger
- * than the mark. On the write side, a write is refused (EAGAIN) while Node holds its
- * writableHighWaterMark, and large chunks are cut to 64 KiB, so that Node holds at most
- * writableHighWaterMark + 64 KiB beyond the Handle's wbuf (80 KiB with the defaults); with
- * `writeBatch` (NodeLoop's sockets), a batch sent as the kernel's buffer fills can leave up
- * to `writeBatch` bytes (see #writeBatched).
+ * Node stops reading from the kernel. On the write side, a write is refused (EAGAIN) while
+ * `writableNeedDrain` is set, and large chunks are cut to 64 KiB, so that Node holds at most
+ * writableHighWaterMark + 64 KiB beyond the Handle's wbuf (80 KiB with the defaults).
  *
  * Watchers are level-triggered, as libev's: after a callback, if the condition still holds
  * and the watcher is still on, it is invoked again on the next loop iteration (setImmediate).
- * The read watcher also runs when Node has just read (the 'readable' event: the I/O event
- * libev would report), so that a Handle keeping up never lets Node's buffer reach its mark.
  */
 export class NodeFh implements Fh {
   readonly loop = nodeLoop;
