@@ -9,7 +9,7 @@ import { NodeFh } from './NodeFh.js';
  * The sockets `connect` creates send the writes of a loop iteration after its first
  * together, in one writev per this many bytes (NodeFh#writeBatched).
  */
-const CONNECT_WRITE_BATCH = 256 * 1024;
+const CONNECT_WRITE_BATCH = Number(process.env.AE_BATCH ?? 256 * 1024);
 
 /** setTimeout's limit (2^31-1 ms); longer timers are re-armed by their owners. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
