@@ -46,20 +46,9 @@ export class NodeFh implements Fh {
   #endSeen = false;
   #failure: IoFailure | undefined;
   #closed = false;
-  readonly #writeBatch: number;
-  /** A batched write happened in this loop iteration: later ones are held (#writeBatched). */
-  #batch = false;
-  /** Node's stream is corked by #writeBatched, holding #corked bytes. */
-  #corking = false;
-  #corked = 0;
 
-  /**
-   * `writeBatch`: bytes per writev for the writes of a loop iteration after its first (see
-   * #writeBatched); 0 or absent: every write goes to the kernel at once.
-   */
-  constructor(stream: AnyStream, options: { writeBatch?: number } = {}) {
+  constructor(stream: AnyStream) {
     this.stream = stream;
-    this.#writeBatch = options.writeBatch && options.writeBatch > MAX_WRITE_PIECE ? options.writeBatch : 0;
     this.#readable = isReadable(stream) ? stream : undefined;
     this.#writable = isWritable(stream) ? stream : undefined;
     // A half-closed peer must not make Node end our write side: AnyEvent keeps writing
@@ -132,8 +121,7 @@ export class NodeFh implements Fh {
     // checked on what Node holds: a 128 KiB payload goes out in two pieces now, not one now
     // and the other a loop iteration later.)
     const hwm = w.writableHighWaterMark;
-    if (w.writableLength - this.#corked >= hwm) return null;
-    if (this.#writeBatch) return this.#writeBatched(w, chunks, hwm, this.#writeBatch);
+    if (w.writableLength >= hwm) return null;
     // A small first chunk (a websocket frame's header) is sent with what follows in one
     // writev: Node writes what it holds corked in one call on uncork.
     const gather = chunks.length > 1 && chunks[0].length < MAX_WRITE_PIECE;
@@ -157,62 +145,6 @@ export class NodeFh implements Fh {
   }
 
   /**
-   * With `writeBatch` (the sockets NodeLoop connects): the first write of a loop iteration
-   * goes to the kernel at once, as syswrite does (a refusal is reported now, a lone write
-   * waits for nothing). Later writes of the iteration are held in Node (corked) and go to the
-   * kernel together, in one writev, when `batch` bytes are held or at the end of the
-   * iteration (setImmediate). A relay that reads many 64 KiB chunks per wakeup then makes one
-   * write system call per `batch` bytes instead of one per chunk.
-   *
-   * Writes are held only while the kernel has taken everything sent before it (what Node
-   * holds beyond the held batch stays under the high-water mark, as without batching), so
-   * once the peer stops reading Node holds its mark + one piece as before; only a batch
-   * sent in the very moment the kernel's buffer fills can leave up to `batch` bytes in
-   * Node. A refusal of a held write is reported by the next read or write.
-   */
-  #writeBatched(w: Writable, chunks: readonly Buffer[], hwm: number, batch: number): WriteResult {
-    const direct = !this.#batch;
-    if (direct) {
-      this.#batch = true;
-      setImmediate(this.#endBatch);
-    }
-    let written = 0;
-    for (const chunk of chunks) {
-      for (let offset = 0; offset < chunk.length; ) {
-        const piece = chunk.length - offset > MAX_WRITE_PIECE ? chunk.subarray(offset, offset + MAX_WRITE_PIECE) : offset ? chunk.subarray(offset) : chunk;
-        if (!direct && !this.#corking) {
-          w.cork();
-          this.#corking = true;
-        }
-        w.write(piece);
-        if (direct && this.#refused(w)) return written > 0 ? written : this.#failure!;
-        if (!direct) this.#corked += piece.length;
-        written += piece.length;
-        offset += piece.length;
-        if (this.#corked >= batch) this.#uncork(w);
-        if (w.writableLength - this.#corked >= hwm || this.#failure) return written;
-      }
-    }
-    return written;
-  }
-
-  /** Sends what is held, in one writev. */
-  #uncork(w: Writable): void {
-    this.#corking = false;
-    this.#corked = 0;
-    w.uncork();
-    this.#refused(w);
-  }
-
-  /** The end of a loop iteration that wrote: what is held goes out. */
-  readonly #endBatch = (): void => {
-    this.#batch = false;
-    const w = this.#writable;
-    if (w && this.#corking) this.#uncork(w);
-    this.#schedule();
-  };
-
-  /**
    * A write the kernel refuses (EPIPE, ECONNRESET) destroys the stream synchronously but is
    * emitted as 'error' only later; syswrite would fail now, so fail now.
    */
@@ -226,18 +158,12 @@ export class NodeFh implements Fh {
 
   shutdown(): void {
     const w = this.#writable;
-    // end() sends what is held (it uncorks) before the FIN.
-    this.#corking = false;
-    this.#corked = 0;
     if (w && !w.writableEnded && !w.destroyed) w.end();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // What is held counts in writableLength: the end() below sends it (it uncorks).
-    this.#corking = false;
-    this.#corked = 0;
     this.#onReadable = this.#onWritable = undefined;
     const s = this.stream;
     const w = this.#writable;
@@ -277,7 +203,7 @@ export class NodeFh implements Fh {
 
   #writeReady(): boolean {
     const w = this.#writable;
-    return !!this.#failure || !w || w.destroyed || (!this.#corking && !w.writableNeedDrain);
+    return !!this.#failure || !w || w.destroyed || !w.writableNeedDrain;
   }
 
   #schedule(): void {

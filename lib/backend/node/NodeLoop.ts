@@ -5,12 +5,6 @@ import { IoFailure, type Cancel, type Connected, type Fh, type Loop } from '../B
 import { errnoText } from '../../handle/errors.js';
 import { NodeFh } from './NodeFh.js';
 
-/**
- * The sockets `connect` creates send the writes of a loop iteration after its first
- * together, in one writev per this many bytes (NodeFh#writeBatched).
- */
-const CONNECT_WRITE_BATCH = Number(process.env.AE_BATCH ?? 256 * 1024);
-
 /** setTimeout's limit (2^31-1 ms); longer timers are re-armed by their owners. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -38,7 +32,7 @@ export const nodeLoop: Loop = {
       if (i >= addresses.length) return cb(last);
       const socket = new Socket({ allowHalfOpen: true });
       current = socket;
-      const fh = new NodeFh(socket, { writeBatch: CONNECT_WRITE_BATCH });
+      const fh = new NodeFh(socket);
       let settled = false;
       const next = (failure: IoFailure) => {
         if (settled) return;
