@@ -460,7 +460,8 @@ export const socat = () => ensureTool('socat', () => spawnSync('socat', ['-V'], 
 
 // ------------------------------------------------------------------ results
 
-export function gitSha(paths: string[] = ['lib', 'bench']): string {
+/** HEAD, with "+dirty" when the measured code (lib/, bench/ but its results) differs from it. */
+export function gitSha(paths: string[] = ['lib', 'bench', ':!bench/results', ':!lib/demo']): string {
   try {
     const quiet = { encoding: 'utf8' as const, stdio: ['ignore', 'pipe', 'ignore'] as ['ignore', 'pipe', 'ignore'], cwd: REPO };
     const sha = execFileSync('git', ['rev-parse', 'HEAD'], quiet).trim();
