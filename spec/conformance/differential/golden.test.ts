@@ -52,6 +52,8 @@ for (const backend of BACKENDS) {
         for (const { scenario, trace: perl } of g.scenarios) {
           const n = normalisePair(scenario, backend, perl, []);
           if ('skip' in n) {
+            // Reason: a declared deliberate difference (differences.ts, id in the title);
+            // listed as skipped so the report shows what is not compared on this backend.
             it.skip(`${scenario.name} [deliberate: ${n.skip}]`, () => {});
             continue;
           }
