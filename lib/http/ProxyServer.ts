@@ -1,7 +1,7 @@
 import { constants as fsConstants, createReadStream, promises as fsp } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { NodeFh, nodeLoop } from '../backend/node/index.js';
+import { NodeFh, adoptAccepted, nodeLoop } from '../backend/node/index.js';
 import { Handle } from '../handle/index.js';
 import { Metrics, type SessionKind } from '../metrics.js';
 import { ProxySession, type LogLevel } from '../proxy/ProxySession.js';
@@ -61,7 +61,9 @@ export class ProxyServer {
   constructor(config: Partial<ProxyConfig> = {}, log: Logger = () => {}) {
     this.config = { ...DEFAULT_CONFIG, ...config };
     this.#log = log;
-    this.#server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    // Paused, so that adoptAccepted can move each connection into a socket that reads with
+    // larger buffers (see lib/backend/node/sockets.ts).
+    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
       try {
         this.#accept(socket);
       } catch (err) {
@@ -109,7 +111,7 @@ export class ProxyServer {
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     let conn!: Connection;
     const hdl = new Handle({
-      fh: new NodeFh(socket),
+      fh: adoptAccepted(socket),
       rbuf_max: CLIENT_RBUF_MAX,
       // Interactive traffic (consoles, pings) must not wait for Nagle and delayed ACKs.
       no_delay: true,

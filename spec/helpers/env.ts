@@ -6,7 +6,7 @@ import type { Loop } from '../../lib/backend/Backend.js';
  * socket), as AnyEvent reruns its tests on every loop.
  */
 export interface TestEnv {
-  readonly name: 'node' | 'sim';
+  readonly name: 'node' | 'node-direct' | 'sim';
   readonly loop: Loop;
   /** A connected stream pair: `fh` for the Handle under test, `peer` scripted by the test. */
   pair(opts?: { capacity?: number }): Promise<{ fh: object; peer: TestPeer }>;

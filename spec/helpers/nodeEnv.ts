@@ -1,33 +1,38 @@
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { nodeLoop } from '../../lib/backend/node/index.js';
+import { adoptAccepted, nodeLoop } from '../../lib/backend/node/index.js';
 import type { TestEnv, TestPeer } from './env.js';
 
-/** Real loopback sockets (127.0.0.1), the peer a plain net.Socket. */
-export function nodeEnv(): TestEnv {
+/**
+ * Real loopback sockets (127.0.0.1), the peer a plain net.Socket. The Handle's end is the
+ * accepted net.Socket itself (read through its stream, as a user's own socket is), or with
+ * `direct`, the Fh adoptAccepted makes of it (read with onread, as the HTTP front's are).
+ */
+export function nodeEnv({ direct = false } = {}): TestEnv {
   const servers: net.Server[] = [];
   const sockets: net.Socket[] = [];
 
-  const listenOnce = async (onConnection: (s: net.Socket) => void) => {
-    const server = net.createServer({ allowHalfOpen: true }, onConnection);
+  const listenOnce = async (onConnection: (s: net.Socket) => void, pauseOnConnect = false) => {
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect }, onConnection);
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return { server, port: (server.address() as net.AddressInfo).port };
   };
 
   return {
-    name: 'node',
+    name: direct ? 'node-direct' : 'node',
     loop: nodeLoop,
 
     async pair() {
       let accepted!: (s: net.Socket) => void;
       const serverSide = new Promise<net.Socket>((resolve) => (accepted = resolve));
-      const { server, port } = await listenOnce((s) => accepted(s));
+      const { server, port } = await listenOnce((s) => accepted(s), direct);
       const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
       sockets.push(client);
       await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
-      const fh = await serverSide;
-      sockets.push(fh);
+      const socket = await serverSide;
+      const fh = direct ? adoptAccepted(socket) : socket;
+      sockets.push(fh instanceof net.Socket ? fh : (fh.native as net.Socket));
       server.close();
       return { fh, peer: socketPeer(client) };
     },

@@ -1,10 +1,16 @@
+import type { Socket } from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { IoFailure, type Cancel, type Fh, type ReadResult, type WriteResult } from '../Backend.js';
 import { errnoText } from '../../handle/errors.js';
+import type { DirectRead } from './DirectRead.js';
 import { nodeLoop } from './NodeLoop.js';
 
-/** The largest piece handed to Node's `write` at once; bounds what Node holds beyond wbuf. */
-export const MAX_WRITE_PIECE = 64 * 1024;
+/**
+ * The largest piece handed to Node's `write` at once; bounds what Node holds beyond wbuf.
+ * One Handle read (max_read_size, 128 KiB) plus a websocket frame's header goes out in one
+ * system call; 64 KiB pieces, as before, made two per read.
+ */
+export const MAX_WRITE_PIECE = 256 * 1024;
 
 type AnyStream = Duplex | Readable | Writable;
 
@@ -22,10 +28,13 @@ interface SocketLike {
  *
  * Node streams push; AnyEvent polls. The adapter keeps the stream in paused mode and reads
  * from its buffer only when the Handle asks, so Node's own read-ahead is bounded by the
- * stream's readableHighWaterMark plus one libuv read (64 KiB); when the Handle stops reading,
- * Node stops reading from the kernel. On the write side, a write is refused (EAGAIN) while
- * `writableNeedDrain` is set, and large chunks are cut to 64 KiB, so that Node holds at most
- * writableHighWaterMark + 64 KiB beyond the Handle's wbuf (80 KiB with the defaults).
+ * stream's readableHighWaterMark (raised to the Handle's read size, 128 KiB at most by
+ * default) plus one libuv read (64 KiB); when the Handle stops reading, Node stops reading
+ * from the kernel. A socket created with `onread` (see DirectRead, and sockets.ts, which
+ * makes them) is read without the stream: larger reads straight into our buffers, read-ahead
+ * bounded by DirectRead. On the write side, a write is refused (EAGAIN) once Node holds its
+ * writableHighWaterMark, and large chunks are cut to MAX_WRITE_PIECE (256 KiB), so that Node
+ * holds at most writableHighWaterMark + 256 KiB beyond the Handle's wbuf.
  *
  * Watchers are level-triggered, as libev's: after a callback, if the condition still holds
  * and the watcher is still on, it is invoked again on the next loop iteration (setImmediate).
@@ -46,9 +55,12 @@ export class NodeFh implements Fh {
   #endSeen = false;
   #failure: IoFailure | undefined;
   #closed = false;
+  readonly #direct: DirectRead | undefined;
 
-  constructor(stream: AnyStream) {
+  /** `direct`: the DirectRead whose `onread` the socket was created with. */
+  constructor(stream: AnyStream, options: { direct?: DirectRead } = {}) {
     this.stream = stream;
+    this.#direct = options.direct;
     this.#readable = isReadable(stream) ? stream : undefined;
     this.#writable = isWritable(stream) ? stream : undefined;
     // A half-closed peer must not make Node end our write side: AnyEvent keeps writing
@@ -63,7 +75,8 @@ export class NodeFh implements Fh {
     });
     if (this.#readable) {
       if (this.#readable.readableEncoding) throw new TypeError('AnyEvent::Handle: fh must not have an encoding set');
-      this.#readable.on('readable', this.#onIo);
+      if (this.#direct) this.#direct.attach(stream as Socket, this.#onIo);
+      else this.#readable.on('readable', this.#onIo);
       this.#readable.on('end', () => {
         this.#endSeen = true;
         wake();
@@ -75,9 +88,12 @@ export class NodeFh implements Fh {
 
   watchReadable(cb: () => void): Cancel {
     this.#onReadable = cb;
+    this.#direct?.want(true);
     this.#schedule();
     return () => {
-      if (this.#onReadable === cb) this.#onReadable = undefined;
+      if (this.#onReadable !== cb) return;
+      this.#onReadable = undefined;
+      this.#direct?.want(false);
     };
   }
 
@@ -93,6 +109,7 @@ export class NodeFh implements Fh {
     if (this.#failure) return this.#failure;
     const r = this.#readable;
     if (!r) return new IoFailure('EBADF', errnoText('EBADF'));
+    if (this.#direct) return this.#direct.take(max) ?? (this.#endSeen ? Buffer.alloc(0) : null);
     const available = r.readableLength;
     if (available > 0) {
       if (available < max && max > r.readableHighWaterMark) {
@@ -198,7 +215,7 @@ export class NodeFh implements Fh {
 
   #readReady(): boolean {
     const r = this.#readable;
-    return !!this.#failure || !r || r.readableLength > 0 || this.#endSeen;
+    return !!this.#failure || !r || (this.#direct ? this.#direct.length : r.readableLength) > 0 || this.#endSeen;
   }
 
   #writeReady(): boolean {
@@ -210,7 +227,7 @@ export class NodeFh implements Fh {
     if (this.#scheduled || this.#closed) return;
     if (!(this.#onReadable && this.#readReady()) && !(this.#onWritable && this.#writeReady())) {
       // Nothing ready: make sure Node keeps (or starts) filling its read buffer.
-      if (this.#onReadable && this.#readable && !this.#endSeen) this.#readable.read(0);
+      if (this.#onReadable && this.#readable && !this.#endSeen && !this.#direct) this.#readable.read(0);
       return;
     }
     this.#scheduled = true;

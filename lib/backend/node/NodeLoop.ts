@@ -1,9 +1,9 @@
 import { lookup } from 'node:dns';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { IoFailure, type Cancel, type Connected, type Fh, type Loop } from '../Backend.js';
 import { errnoText } from '../../handle/errors.js';
-import { NodeFh } from './NodeFh.js';
+import { directSocket } from './sockets.js';
 
 /** setTimeout's limit (2^31-1 ms); longer timers are re-armed by their owners. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -30,9 +30,8 @@ export const nodeLoop: Loop = {
     const attempt = (addresses: string[], i: number, last: IoFailure) => {
       if (cancelled) return;
       if (i >= addresses.length) return cb(last);
-      const socket = new Socket({ allowHalfOpen: true });
+      const { socket, fh } = directSocket();
       current = socket;
-      const fh = new NodeFh(socket);
       let settled = false;
       const next = (failure: IoFailure) => {
         if (settled) return;

@@ -5,6 +5,8 @@ import { nodeLoop } from './NodeLoop.js';
 
 export { NodeFh, MAX_WRITE_PIECE } from './NodeFh.js';
 export { nodeLoop } from './NodeLoop.js';
+export { DirectRead, DIRECT_READ_MAX, DIRECT_READ_MIN } from './DirectRead.js';
+export { adoptAccepted, directSocket } from './sockets.js';
 
 /** The Node backend, as the Handle's default: adopts Node streams, connects with node:net. */
 export const nodeBackend: DefaultBackend = {

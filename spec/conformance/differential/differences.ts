@@ -120,19 +120,19 @@ export const DIFFERENCES: readonly Difference[] = [
   {
     id: 'NODE_READ_SIZES',
     reason:
-      "On real sockets the node backend reads what Node's stream has buffered (at most read_size), not what one " +
+      "On real sockets the node backend reads what Node has read ahead (at most read_size), not what one " +
       'sysread would return: when the data arrives in several pieces, reads are split differently and on_read is ' +
       'called a different number of times (docs/handle.md).',
-    backends: ['node'],
+    backends: ['node', 'node-direct'],
     treatment: 'skip',
   },
   {
     id: 'NODE_WRITE_BUFFER',
     reason:
-      "On real sockets the node backend hands Node at most 64 KiB per write and refuses more while Node's writable " +
-      'buffer is over its high-water mark (docs/handle.md: at most wbuf + 80 KiB held), where the kernel takes up to ' +
+      "On real sockets the node backend hands Node at most 256 KiB per write and refuses more while Node's writable " +
+      'buffer is over its high-water mark (docs/handle.md: at most wbuf + 272 KiB held), where the kernel takes up to ' +
       'about 4 MB at once: a larger push_write completes in the loop instead of inside push_write.',
-    backends: ['node'],
+    backends: ['node', 'node-direct'],
     treatment: 'skip',
   },
   {
@@ -142,7 +142,7 @@ export const DIFFERENCES: readonly Difference[] = [
       'some data is destroyed, the kernel has nothing unread and sends FIN, where Perl (and sim) leave it unread and ' +
       'the close sends RST: the peer sees EOF instead of ECONNRESET, and its next write succeeds instead of ' +
       "failing with ECONNRESET. Compared with the peer's ECONNRESET read as EOF and without its write errors.",
-    backends: ['node'],
+    backends: ['node', 'node-direct'],
     treatment: (trace) =>
       trace.filter((e) => e.ev !== 'peer_write_error').map((e) => (e.eof === 'ECONNRESET' ? { ...e, eof: 'EOF' } : e)),
   },

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { setImmediate as immediate, setTimeout as sleep } from 'node:timers/promises';
 import { IoFailure, type Cancel, type Fh } from '../../../lib/backend/Backend.js';
+import { adoptAccepted } from '../../../lib/backend/node/index.js';
 import { SimLoop, simSocketPair } from '../../../lib/backend/sim/index.js';
 import { Handle, type HandleOptions } from '../../../lib/index.js';
 import {
@@ -22,21 +23,23 @@ import {
  * The TypeScript side of the differential suite: runs a scenario with `Handle`, as
  * driver.pl runs it with AnyEvent::Handle, and records the same trace.
  *
- * Two backends:
+ * Three backends:
  * - 'sim': a SimLoop and a simSocketPair (lib/backend/sim). Idle is `loop.runUntilIdle()`:
  *   exact, and a scenario costs microseconds.
  * - 'node': real loopback TCP sockets; the handle's end goes to Handle as a net.Socket (the
  *   Node backend), the peer is a plain net.Socket in paused mode. Idle is detected as in
  *   driver.pl: a number of loop iterations (setImmediate rounds, each of which polls for
  *   I/O) in which nothing changed, then a 1 ms timer and the same again.
+ * - 'node-direct': the same, but the handle's end is the Fh adoptAccepted makes of the
+ *   accepted socket (read with onread, as the HTTP front's connections are).
  *
  * The backends are driven directly rather than through spec/helpers' TestEnv, because the
  * scenarios need a peer that reads exactly when and how much it is told to (TestEnv's peer
  * always reads), reports its own write errors, and an exact idle point on the simulation.
  */
 
-export type BackendName = 'sim' | 'node';
-export const BACKENDS: readonly BackendName[] = ['sim', 'node'];
+export type BackendName = 'sim' | 'node' | 'node-direct';
+export const BACKENDS: readonly BackendName[] = ['sim', 'node', 'node-direct'];
 
 /**
  * Capacity of each direction of the simulated connection: about what a fresh Linux loopback
@@ -198,12 +201,14 @@ export function closeNodeListener(): void {
 /** How many quiet loop iterations count as idle on real sockets (then 1 ms, then again). */
 const NODE_QUIET_ROUNDS = 4;
 
-async function nodeWorld(record: (e: TraceEvent) => void): Promise<World> {
+async function nodeWorld(record: (e: TraceEvent) => void, direct: boolean): Promise<World> {
   const port = await listening();
   const accepted = new Promise<net.Socket>((resolve) => acceptQueue.push(resolve));
   const client = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   await new Promise<void>((resolve, reject) => client.once('connect', resolve).once('error', reject));
-  const hsock = await accepted;
+  const socket = await accepted;
+  const fh = direct ? adoptAccepted(socket) : socket;
+  const hsock = fh instanceof net.Socket ? fh : (fh.native as net.Socket);
   // No Nagle, as in driver.pl: a small write must not wait for the ACK of the one before.
   hsock.setNoDelay(true);
   client.setNoDelay(true);
@@ -226,7 +231,7 @@ async function nodeWorld(record: (e: TraceEvent) => void): Promise<World> {
     return last;
   };
   return {
-    fh: hsock,
+    fh,
     peer,
     async waitIdle() {
       for (;;) {
@@ -584,7 +589,7 @@ const OPTIONS = ['read_size', 'max_read_size', 'rbuf_max', 'wbuf_max', 'low_wate
 /** Runs one scenario on `backend`, returning the trace driver.pl would print for it. */
 export async function runScenario(sc: Scenario, backend: BackendName): Promise<Trace> {
   const run = new Run();
-  const world = backend === 'sim' ? simWorld(run.record) : await nodeWorld(run.record);
+  const world = backend === 'sim' ? simWorld(run.record) : await nodeWorld(run.record, backend === 'node-direct');
   run.world = world;
   try {
     const opts: ScenarioOpts = sc.opts ?? {};

@@ -1,0 +1,143 @@
+import type { Socket } from 'node:net';
+
+/** The first kernel read's size: libuv's own (what Node reads per call without `onread`). */
+export const DIRECT_READ_MIN = 64 * 1024;
+/**
+ * The largest kernel read. A relay on loopback spends most of its time in the kernel, and the
+ * cost there is per call as much as per byte: a plain Node relay reading 64 KiB per call
+ * moved 1.31 GB/s here, 128 KiB 1.51, 256 KiB 1.57, 512 KiB 2.03 (bench/read-size.ts,
+ * docs/performance.md). 256 KiB is the compromise with what a filled buffer pins.
+ */
+export const DIRECT_READ_MAX = 256 * 1024;
+/** A read buffer's size while its socket is paused: what an idle, stalled session reserves. */
+const PAUSED_READ = 16 * 1024;
+
+/**
+ * The read side of a socket created with Node's `onread` option: libuv reads straight into a
+ * buffer of ours, sized as we choose, instead of 64 KiB Buffers pushed through a Readable
+ * stream. The socket must be created with `onread: direct.onread`; NodeFh then reads
+ * from `direct` (see NodeFh: `new NodeFh(socket, { direct })`).
+ *
+ * Reads grow from 64 to 256 KiB while each fills its buffer, like AnyEvent's read_size.
+ * A read that filled less than half its buffer is copied out, and the buffer is read into
+ * again; otherwise the bytes are handed on as a view and the next read gets a fresh buffer.
+ * Either way no byte handed out is ever overwritten, and a view pins at most twice its size.
+ *
+ * The queue is bounded: when nobody is reading (no read watcher) or one read's worth is
+ * queued, the callback returns false and Node stops reading the socket (readStop), so the
+ * kernel's buffer and TCP flow control take over, as for a Perl handle whose read watcher is
+ * off. Read-ahead is at most the queue bound plus one read (512 KiB).
+ */
+export class DirectRead {
+  /** For the socket's constructor: `new Socket({ onread: direct.onread })`. */
+  readonly onread = {
+    buffer: (): Buffer => this.#nextBuffer(),
+    callback: (nread: number, buf: Buffer): boolean => this.#deliver(nread, buf),
+  };
+  #socket: Socket | undefined;
+  #chunks: Buffer[] = [];
+  #head = 0;
+  #queued = 0;
+  #size = DIRECT_READ_MIN;
+  /** The buffer of the last read, when its bytes were copied out: read into it again. */
+  #reusable: Buffer | undefined;
+  /** Node stopped reading because this returned false; `resume()` restarts it. */
+  #paused = false;
+  /** Whether the consumer wants data: a read watcher is installed. */
+  #wanted = false;
+  /** Called after each read with data queued (NodeFh's read dispatch). */
+  #onData: (() => void) | undefined;
+
+  /** Binds the socket (created with `this.onread`) and the consumer's data hook. */
+  attach(socket: Socket, onData: () => void): void {
+    this.#socket = socket;
+    this.#onData = onData;
+  }
+
+  get length(): number {
+    return this.#queued;
+  }
+
+  /**
+   * Up to `max` queued bytes (a view when they lie in one read), or undefined if none; then
+   * the socket is read again, as a sysread on an empty buffer would ask the kernel.
+   */
+  take(max: number): Buffer | undefined {
+    if (this.#queued === 0) {
+      this.#maybeResume(true);
+      return undefined;
+    }
+    const first = this.#chunks[this.#head];
+    let out: Buffer;
+    if (first.length > max) {
+      out = first.subarray(0, max);
+      this.#chunks[this.#head] = first.subarray(max);
+    } else if (first.length === max || this.#head === this.#chunks.length - 1) {
+      out = first;
+      this.#head++;
+    } else {
+      // Several reads queued (a consumer that asked for less than one read): gather them,
+      // as one sysread would have returned them.
+      const parts: Buffer[] = [];
+      let n = 0;
+      while (this.#head < this.#chunks.length && n < max) {
+        const c = this.#chunks[this.#head];
+        if (n + c.length > max) {
+          parts.push(c.subarray(0, max - n));
+          this.#chunks[this.#head] = c.subarray(max - n);
+          n = max;
+          break;
+        }
+        parts.push(c);
+        n += c.length;
+        this.#head++;
+      }
+      out = Buffer.concat(parts, n);
+    }
+    this.#queued -= out.length;
+    if (this.#head === this.#chunks.length) {
+      this.#chunks = [];
+      this.#head = 0;
+    }
+    this.#maybeResume();
+    return out;
+  }
+
+  /** The consumer installed (true) or removed (false) its read watcher. */
+  want(on: boolean): void {
+    this.#wanted = on;
+    this.#maybeResume();
+  }
+
+  #maybeResume(asked = false): void {
+    if (!this.#paused || !(this.#wanted || asked) || this.#queued >= this.#size) return;
+    const s = this.#socket;
+    if (!s || s.destroyed) return;
+    this.#paused = false;
+    s.resume();
+  }
+
+  #nextBuffer(): Buffer {
+    const size = this.#paused ? PAUSED_READ : this.#size;
+    if (this.#reusable?.length === size) return this.#reusable;
+    this.#reusable = undefined;
+    return Buffer.allocUnsafe(size);
+  }
+
+  #deliver(nread: number, buf: Buffer): boolean {
+    let chunk = buf.subarray(0, nread);
+    if (nread * 2 < buf.length) {
+      chunk = Buffer.from(chunk);
+      this.#reusable = buf;
+    } else {
+      this.#reusable = undefined;
+      if (nread === buf.length && buf.length >= this.#size) this.#size = Math.min(this.#size * 2, DIRECT_READ_MAX);
+    }
+    this.#chunks.push(chunk);
+    this.#queued += nread;
+    this.#onData?.();
+    const keep = this.#wanted && this.#queued < this.#size;
+    this.#paused = !keep;
+    return keep;
+  }
+}
