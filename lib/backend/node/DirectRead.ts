@@ -36,7 +36,6 @@ export class DirectRead {
   };
   #socket: Socket | undefined;
   #chunks: Buffer[] = [];
-  #head = 0;
   #queued = 0;
   #size = DIRECT_READ_MIN;
   /** The buffer of the last read, when its bytes were copied out: read into it again. */
@@ -67,38 +66,34 @@ export class DirectRead {
       this.#maybeResume(true);
       return undefined;
     }
-    const first = this.#chunks[this.#head];
+    // The queue holds a few reads at most (see #deliver), so shift() is cheap, and a consumed
+    // read is let go at once.
+    const chunks = this.#chunks;
     let out: Buffer;
-    if (first.length > max) {
-      out = first.subarray(0, max);
-      this.#chunks[this.#head] = first.subarray(max);
-    } else if (first.length === max || this.#head === this.#chunks.length - 1) {
-      out = first;
-      this.#head++;
+    if (chunks[0].length > max) {
+      out = chunks[0].subarray(0, max);
+      chunks[0] = chunks[0].subarray(max);
+    } else if (chunks[0].length === max || chunks.length === 1) {
+      out = chunks.shift()!;
     } else {
       // Several reads queued (a consumer that asked for less than one read): gather them,
       // as one sysread would have returned them.
       const parts: Buffer[] = [];
       let n = 0;
-      while (this.#head < this.#chunks.length && n < max) {
-        const c = this.#chunks[this.#head];
+      while (chunks.length && n < max) {
+        const c = chunks[0];
         if (n + c.length > max) {
           parts.push(c.subarray(0, max - n));
-          this.#chunks[this.#head] = c.subarray(max - n);
+          chunks[0] = c.subarray(max - n);
           n = max;
           break;
         }
-        parts.push(c);
+        parts.push(chunks.shift()!);
         n += c.length;
-        this.#head++;
       }
       out = Buffer.concat(parts, n);
     }
     this.#queued -= out.length;
-    if (this.#head === this.#chunks.length) {
-      this.#chunks = [];
-      this.#head = 0;
-    }
     this.#maybeResume();
     return out;
   }
