@@ -133,30 +133,36 @@ export class NodeFh implements Fh {
     if (this.#failure) return this.#failure;
     const w = this.#writable;
     if (!w || w.writableEnded || w.destroyed) return new IoFailure('EPIPE', errnoText('EPIPE'));
-    // Node holds at most its high-water mark + one piece. (Its writableNeedDrain flag stays
+    // Node holds at most its high-water mark + one batch. (Its writableNeedDrain flag stays
     // set until the next tick even when the kernel took everything at once, so the bound is
-    // checked on what Node holds: a 128 KiB payload goes out in two pieces now, not one now
-    // and the other a loop iteration later.)
+    // checked on what Node holds.)
     const hwm = w.writableHighWaterMark;
     if (w.writableLength >= hwm) return null;
-    // A small first chunk (a websocket frame's header) is sent with what follows in one
-    // writev: Node writes what it holds corked in one call on uncork.
-    const gather = chunks.length > 1 && chunks[0].length < MAX_WRITE_PIECE;
-    if (gather) w.cork();
+    // Batches of up to MAX_WRITE_PIECE bytes, each one system call (several chunks go corked,
+    // in one writev: a frame header with its payload, or what autocork gathered), for as long
+    // as the kernel takes them whole.
     let written = 0;
-    pieces: for (const chunk of chunks) {
-      for (let offset = 0; offset < chunk.length; ) {
-        const piece = chunk.length - offset > MAX_WRITE_PIECE ? chunk.subarray(offset, offset + MAX_WRITE_PIECE) : offset ? chunk.subarray(offset) : chunk;
-        w.write(piece);
-        if (!gather && this.#refused(w)) return written > 0 ? written : this.#failure!;
-        written += piece.length;
-        offset += piece.length;
-        if (w.writableLength >= hwm || this.#failure) break pieces;
+    let i = 0;
+    let offset = 0;
+    while (i < chunks.length) {
+      const batch: Buffer[] = [];
+      let size = 0;
+      for (; i < chunks.length && size < MAX_WRITE_PIECE; offset = 0, i++) {
+        const chunk = chunks[i];
+        const n = Math.min(chunk.length - offset, MAX_WRITE_PIECE - size);
+        if (n > 0) batch.push(offset === 0 && n === chunk.length ? chunk : chunk.subarray(offset, offset + n));
+        size += n;
+        if (offset + n < chunk.length) {
+          offset += n;
+          break;
+        }
       }
-    }
-    if (gather) {
-      w.uncork();
-      if (this.#refused(w)) return this.#failure!;
+      if (batch.length > 1) w.cork();
+      for (const piece of batch) w.write(piece);
+      if (batch.length > 1) w.uncork();
+      if (this.#refused(w)) return written > 0 ? written : this.#failure!;
+      written += size;
+      if (w.writableLength >= hwm) break;
     }
     return written;
   }
@@ -242,7 +248,20 @@ export class NodeFh implements Fh {
    */
   readonly #onIo = (): void => {
     const onReadable = this.#onReadable;
-    if (onReadable && !this.#closed && this.#readReady()) onReadable();
+    if (onReadable && !this.#closed && this.#readReady()) {
+      onReadable();
+      // A direct read can be larger than the reader's read size (256 KiB against 128): it
+      // gets the rest now, as it would in back-to-back loop iterations with nothing else
+      // ready, for as long as it keeps taking. Then what it writes in between can go out
+      // together (autocork), one system call per read rather than per read_size.
+      const direct = this.#direct;
+      for (let left = direct?.length ?? 0, round = 0; left > 0 && round < 8; round++) {
+        if (onReadable !== this.#onReadable || this.#closed || this.#failure) break;
+        onReadable();
+        if (direct!.length >= left) break;
+        left = direct!.length;
+      }
+    }
     this.#schedule();
   };
 
