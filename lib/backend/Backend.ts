@@ -56,6 +56,14 @@ export interface Fh {
    * itself, but may keep the Buffers (they are never modified afterwards).
    */
   write(chunks: readonly Buffer[]): WriteResult;
+  /**
+   * Optional: where this handle's reads may land. `spare(size)` returns room right after the
+   * reader's buffered bytes (as Perl's sysread appends to the end of rbuf), or undefined.
+   * An Fh that reads into it returns views of that room from `read`, which the reader
+   * recognises and appends without copying. The room is only lent: the Fh must not touch
+   * it after the read that filled it.
+   */
+  readInto?(spare: (size: number) => Buffer | undefined): void;
   /** `shutdown $fh, 1`: send EOF to the peer once what was accepted is delivered. */
   shutdown(): void;
   /** `close $fh`: release the descriptor. Data already accepted by `write` is still delivered. */

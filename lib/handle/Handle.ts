@@ -737,9 +737,13 @@ export class Handle {
   /** Resume reading (unless EOF was seen). Perl: `$handle->start_read`. */
   start_read(): void {
     if (this.#rw || this.#eof || !this.#fh || this.#destroyed) return;
+    this.#fh.readInto?.(this.#spare);
     this.#rw = this.#fh.watchReadable(() => this.#readReady());
     this.#events?.emit('resume');
   }
+
+  /** Room in rbuf for the file handle to read into (Fh.readInto); none once destroyed. */
+  readonly #spare = (size: number): Buffer | undefined => (this.#destroyed ? undefined : this.#rbuf.spare(size));
 
   /** The read watcher's callback. */
   #readReady(): void {

@@ -46,6 +46,9 @@ export class DirectRead {
   #wanted = false;
   /** Called after each read with data queued (NodeFh's read dispatch). */
   #onData: (() => void) | undefined;
+  /** The reader's room to read into (Fh.readInto), and the buffer last taken from it. */
+  #spare: ((size: number) => Buffer | undefined) | undefined;
+  #lent: Buffer | undefined;
 
   /** Binds the socket (created with `this.onread`) and the consumer's data hook. */
   attach(socket: Socket, onData: () => void): void {
@@ -53,12 +56,17 @@ export class DirectRead {
     this.#onData = onData;
   }
 
+  /** Reads land in the reader's own buffer when it has room for them (Fh.readInto). */
+  readInto(spare: (size: number) => Buffer | undefined): void {
+    this.#spare = spare;
+  }
+
   get length(): number {
     return this.#queued;
   }
 
   /**
-   * Up to `max` queued bytes (a view when they lie in one read), or undefined if none; then
+   * Up to `max` queued bytes from the first queued read (a view), or undefined if none; then
    * the socket is read again, as a sysread on an empty buffer would ask the kernel.
    */
   take(max: number): Buffer | undefined {
@@ -73,25 +81,10 @@ export class DirectRead {
     if (chunks[0].length > max) {
       out = chunks[0].subarray(0, max);
       chunks[0] = chunks[0].subarray(max);
-    } else if (chunks[0].length === max || chunks.length === 1) {
-      out = chunks.shift()!;
     } else {
-      // Several reads queued (a consumer that asked for less than one read): gather them,
-      // as one sysread would have returned them.
-      const parts: Buffer[] = [];
-      let n = 0;
-      while (chunks.length && n < max) {
-        const c = chunks[0];
-        if (n + c.length > max) {
-          parts.push(c.subarray(0, max - n));
-          chunks[0] = c.subarray(max - n);
-          n = max;
-          break;
-        }
-        parts.push(chunks.shift()!);
-        n += c.length;
-      }
-      out = Buffer.concat(parts, n);
+      // One read at most, as one sysread returns what one segment held: gathering several
+      // would copy them here, and the reader's rbuf would copy them again.
+      out = chunks.shift()!;
     }
     this.#queued -= out.length;
     this.#maybeResume();
@@ -114,6 +107,12 @@ export class DirectRead {
 
   #nextBuffer(): Buffer {
     const size = this.#paused ? PAUSED_READ : this.#size;
+    // Straight into the reader's rbuf when nothing is queued (so the read lands right after
+    // what it has): a frame or line split across reads is then whole without a copy.
+    if (!this.#paused && this.#queued === 0 && this.#spare) {
+      const room = this.#spare(size);
+      if (room && room.length >= size) return (this.#lent = room.length === size ? room : room.subarray(0, size));
+    }
     if (this.#reusable?.length === size) return this.#reusable;
     this.#reusable = undefined;
     return Buffer.allocUnsafe(size);
@@ -121,7 +120,12 @@ export class DirectRead {
 
   #deliver(nread: number, buf: Buffer): boolean {
     let chunk = buf.subarray(0, nread);
-    if (nread * 2 < buf.length) {
+    const lent = buf === this.#lent;
+    this.#lent = undefined;
+    if (lent) {
+      // The reader's room: never copied out nor read into again.
+      if (nread === buf.length && buf.length >= this.#size) this.#size = Math.min(this.#size * 2, DIRECT_READ_MAX);
+    } else if (nread * 2 < buf.length) {
       chunk = Buffer.from(chunk);
       this.#reusable = buf;
     } else {

@@ -105,6 +105,10 @@ export class NodeFh implements Fh {
     };
   }
 
+  readInto(spare: (size: number) => Buffer | undefined): void {
+    this.#direct?.readInto(spare);
+  }
+
   read(max: number): ReadResult {
     if (this.#failure) return this.#failure;
     const r = this.#readable;

@@ -70,4 +70,52 @@ describe('ReadBuffer', () => {
       { seed: 42, numRuns: 200 },
     );
   });
+
+  describe('reads into its spare room (Fh.readInto)', () => {
+    /** What a file handle does with lent room: read `bytes` into it, return the view. */
+    const readInto = (room: Buffer, bytes: string) => {
+      room.write(bytes, 'latin1');
+      return room.subarray(0, bytes.length);
+    };
+
+    it('appends a read that landed in the lent room in place, without copying', () => {
+      const rb = new ReadBuffer();
+      rb.append(Buffer.from('partial frame: '));
+      const room = rb.spare(64);
+      const footprint = rb.footprint;
+      rb.append(readInto(room, 'its tail'));
+      expect(rb.view().toString()).toBe('partial frame: its tail');
+      expect(rb.view().buffer).toBe(room.buffer);
+      expect(rb.footprint).toBe(footprint);
+      expect(rb.owned).toBe(true);
+    });
+
+    it('regrows for room by copying only the live bytes, and lends room after them', () => {
+      const rb = new ReadBuffer();
+      rb.append(Buffer.from('abc'));
+      const room = rb.spare(1000);
+      expect(room.length).toBe(1000);
+      expect(rb.view().toString()).toBe('abc');
+      expect(room.byteOffset).toBe(rb.view().byteOffset + 3);
+    });
+
+    it('never copies other data into room that is lent', () => {
+      const rb = new ReadBuffer();
+      rb.append(Buffer.from('live'));
+      const room = rb.spare(16);
+      rb.append(Buffer.from('-copied'));
+      room.fill(0xee); // the read lands later, where it was lent
+      expect(rb.view().toString()).toBe('live-copied');
+    });
+
+    it('extends an adopted read with the rest of the same read, without copying', () => {
+      const rb = new ReadBuffer();
+      const read = Buffer.from('one read, taken in two');
+      rb.append(read.subarray(0, 9));
+      rb.append(read.subarray(9));
+      expect(rb.view().toString()).toBe('one read, taken in two');
+      expect(rb.view().buffer).toBe(read.buffer);
+      expect(rb.owned).toBe(false);
+    });
+  });
 });

@@ -130,6 +130,22 @@ describe('DirectRead (sockets read with onread)', () => {
     }, 'EOF');
   });
 
+  it('reads into the room the reader lends (Fh.readInto), when nothing is queued', async () => {
+    const { fh, peer } = await connected();
+    const rooms: Buffer[] = [];
+    fh.readInto((size) => {
+      const room = Buffer.alloc(size);
+      rooms.push(room);
+      return room;
+    });
+    const got = drain(fh, 1024 * 1024);
+    peer.end(pattern(0, 2_000_000));
+    const { views } = await got;
+    expect(Buffer.concat(views).equals(pattern(0, 2_000_000))).toBe(true);
+    const inRooms = views.filter((v) => rooms.some((r) => r.buffer === v.buffer)).length;
+    expect(inRooms).toBeGreaterThan(views.length / 2);
+  });
+
   it('reports a reset as a read failure', async () => {
     const { fh, peer } = await connected();
     peer.resetAndDestroy();
