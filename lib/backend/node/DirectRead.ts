@@ -66,8 +66,8 @@ export class DirectRead {
   }
 
   /**
-   * Up to `max` queued bytes from the first queued read (a view), or undefined if none; then
-   * the socket is read again, as a sysread on an empty buffer would ask the kernel.
+   * Up to `max` queued bytes, or undefined if none; then the socket is read again, as a
+   * sysread on an empty buffer would ask the kernel.
    */
   take(max: number): Buffer | undefined {
     if (this.#queued === 0) {
@@ -81,10 +81,23 @@ export class DirectRead {
     if (chunks[0].length > max) {
       out = chunks[0].subarray(0, max);
       chunks[0] = chunks[0].subarray(max);
-    } else {
-      // One read at most, as one sysread returns what one segment held: gathering several
-      // would copy them here, and the reader's rbuf would copy them again.
+    } else if (chunks[0].length === max || chunks.length === 1) {
       out = chunks.shift()!;
+    } else {
+      // Several reads queued and the reader asked for more than the first: everything up to
+      // `max`, as one sysread returns all the kernel holds. (Rare on the hot path: a reader
+      // that keeps up takes each read as it comes, and those land in its rbuf.)
+      const parts: Buffer[] = [];
+      let n = 0;
+      while (chunks.length && n < max) {
+        const c = chunks[0];
+        const part = n + c.length > max ? c.subarray(0, max - n) : c;
+        if (part === c) chunks.shift();
+        else chunks[0] = c.subarray(part.length);
+        parts.push(part);
+        n += part.length;
+      }
+      out = Buffer.concat(parts, n);
     }
     this.#queued -= out.length;
     this.#maybeResume();
@@ -140,3 +153,4 @@ export class DirectRead {
     return keep;
   }
 }
+

@@ -8,7 +8,7 @@
  * 2. Random scenarios (arbitrary.ts) run on both sides; the first difference is shrunk by
  *    fast-check and printed with both traces.
  *
- * Options (after `--`): --seed N (default 717), --runs N (default 300), --backends sim,node,
+ * Options (after `--`): --seed N (default 717), --runs N (default 300), --backends sim,node,node-direct,
  * --families a,b (committed scenarios of these families only), --no-random, --no-committed.
  * Environment: CONFORMANCE_SEED, CONFORMANCE_RUNS.
  * Exit status: 0 when everything is the same or declared, 1 on any difference, 2 without perl.

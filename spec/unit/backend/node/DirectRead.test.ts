@@ -187,6 +187,29 @@ describe('DirectRead, driven without a socket', () => {
   });
 });
 
+describe('DirectRead.take', () => {
+  /** A DirectRead with `reads` delivered and nothing taken yet. */
+  function queued(reads: string[]) {
+    const direct = new DirectRead();
+    direct.attach({ resume() {}, destroyed: false } as unknown as net.Socket, () => {});
+    direct.want(true);
+    for (const r of reads) {
+      const buf = direct.onread.buffer();
+      buf.write(r, 'latin1');
+      direct.onread.callback(r.length, buf);
+    }
+    return direct;
+  }
+
+  it('returns everything queued up to max, as one sysread returns all the kernel holds', () => {
+    const direct = queued(['first ', 'second ', 'third']);
+    expect(direct.take(100)?.toString()).toBe('first second third');
+    const capped = queued(['first ', 'second ', 'third']);
+    expect(capped.take(9)?.toString()).toBe('first sec');
+    expect(capped.take(100)?.toString()).toBe('ond third');
+  });
+});
+
 /** The sizes DirectRead asks for: 64 KiB, then doubling while reads fill, up to the max. */
 function sumOfReads(n: number): number {
   let size = 64 * 1024;
