@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   if (perlResult?.peakRss && tsResult.peakRss && perlResult.idleRss !== undefined && tsResult.idleRss !== undefined) {
     console.log(
       `  memory, ${tsResult.name} ÷ perl: peak RSS ${(tsResult.peakRss / perlResult.peakRss).toFixed(2)}x, ` +
-        `growth over idle ${((tsResult.peakRss - tsResult.idleRss) / (perlResult.peakRss - perlResult.idleRss)).toFixed(2)}x`,
+        `growth over idle ${((tsResult.peakRss - tsResult.idleRss) / (perlResult.peakRss - perlResult.idleRss)).toFixed(2)}x, ` +
+        `peak anonymous memory ${((tsResult.peakAnon ?? 0) / (perlResult.peakAnon || 1)).toFixed(2)}x`,
     );
   }
 

@@ -81,35 +81,50 @@ export function procChildren(pid: number): number[] {
   return out;
 }
 
-/** VmRSS and VmHWM in bytes. */
-export function procMem(pid: number): { rss: number; hwm: number } {
+/**
+ * VmRSS, VmHWM and RssAnon in bytes. RssAnon is the process's own memory (heap, buffers,
+ * stacks); the rest of RSS is mostly the interpreter's binary and libraries, file pages
+ * shared with every other process running them (36 MB of node's 45 MB idle RSS, 5 of perl's 9).
+ */
+export function procMem(pid: number): { rss: number; hwm: number; anon: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
   } catch {
-    return { rss: 0, hwm: 0 };
+    return { rss: 0, hwm: 0, anon: 0 };
   }
 }
 
-/** RSS of `pid` and its live children (socat forks one per connection). */
+/** RSS (and its anonymous part) of `pid` and its live children (socat forks one per connection). */
 export function treeRss(pid: number): number {
-  let rss = procMem(pid).rss;
-  for (const c of procChildren(pid)) rss += treeRss(c);
-  return rss;
+  return treeMem(pid).rss;
 }
 
-/** Samples a process tree's RSS every `ms` and keeps the peak. */
+export function treeMem(pid: number): { rss: number; anon: number } {
+  const own = procMem(pid);
+  const total = { rss: own.rss, anon: own.anon };
+  for (const c of procChildren(pid)) {
+    const child = treeMem(c);
+    total.rss += child.rss;
+    total.anon += child.anon;
+  }
+  return total;
+}
+
+/** Samples a process tree's RSS every `ms` and keeps the peak (and the peak of its anonymous part). */
 export class RssSampler {
   peak = 0;
+  peakAnon = 0;
   readonly #timer: NodeJS.Timeout;
   constructor(readonly pid: number, ms = 25) {
     this.sample();
     this.#timer = setInterval(() => this.sample(), ms);
   }
   sample(): number {
-    const rss = treeRss(this.pid);
+    const { rss, anon } = treeMem(this.pid);
     if (rss > this.peak) this.peak = rss;
+    if (anon > this.peakAnon) this.peakAnon = anon;
     return rss;
   }
   stop(): number {

@@ -44,6 +44,8 @@ export interface Sample {
   cpu?: CpuTimes;
   /** Peak RSS of the relay (tree) during the run, bytes. */
   peakRss?: number;
+  /** Peak of its anonymous part (RssAnon: heap, buffers; not the binary's file pages). */
+  peakAnon?: number;
   /** Bytes the sink got (ws frames' headers and response heads included). */
   received: number;
 }
@@ -76,13 +78,15 @@ export async function transfer(v: Variant): Promise<Sample> {
   const seconds = (end - start) / 1000;
   let cpu: CpuTimes | undefined;
   let peakRss: number | undefined;
+  let peakAnon: number | undefined;
   if (relay && cpu0 && sampler) {
     await relay.settle();
     const cpu1 = await relay.cpu();
     cpu = { user: cpu1.user - cpu0.user, sys: cpu1.sys - cpu0.sys };
     peakRss = sampler.stop();
+    peakAnon = sampler.peakAnon;
   }
-  return { seconds, gbps: v.bytes / seconds / 1e9, cpu, peakRss, received };
+  return { seconds, gbps: v.bytes / seconds / 1e9, cpu, peakRss, peakAnon, received };
 }
 
 export interface VariantResult {
@@ -97,6 +101,9 @@ export interface VariantResult {
   idleRss?: number;
   /** The highest RSS sampled over all runs, bytes. */
   peakRss?: number;
+  /** The same two for RssAnon, the process's own memory. */
+  idleAnon?: number;
+  peakAnon?: number;
 }
 
 /**
@@ -105,7 +112,7 @@ export interface VariantResult {
  * first (JIT, socket buffers, page cache).
  */
 export async function rounds(variants: Variant[], n: number, warmupBytes: number, label: string): Promise<VariantResult[]> {
-  const idle = variants.map((v) => (v.relay ? procMem(v.relay.pid).rss : undefined));
+  const idle = variants.map((v) => (v.relay ? procMem(v.relay.pid) : undefined));
   for (const v of variants) await transfer({ ...v, bytes: Math.min(warmupBytes, v.bytes) });
   const samples: Sample[][] = variants.map(() => []);
   for (let r = 0; r < n; r++) {
@@ -127,17 +134,20 @@ export async function rounds(variants: Variant[], n: number, warmupBytes: number
       cpuPerGB: withCpu ? spread(s.map((x) => (x.cpu!.user + x.cpu!.sys) / gb)) : undefined,
       userPerGB: withCpu ? spread(s.map((x) => x.cpu!.user / gb)) : undefined,
       sysPerGB: withCpu ? spread(s.map((x) => x.cpu!.sys / gb)) : undefined,
-      idleRss: idle[i],
+      idleRss: idle[i]?.rss,
       peakRss: v.relay ? Math.max(...s.map((x) => x.peakRss ?? 0)) : undefined,
+      idleAnon: idle[i]?.anon,
+      peakAnon: v.relay ? Math.max(...s.map((x) => x.peakAnon ?? 0)) : undefined,
     };
   });
 }
 
 /** One line per variant: throughput, CPU per GB, memory. */
 export function printRows(results: VariantResult[]): void {
-  console.log(`  ${'variant'.padEnd(30)} ${'GB/s median (min–max)'.padEnd(22)} ${'CPU s/GB (user+sys)'.padEnd(27)} RSS idle → peak MB`);
+  console.log(`  ${'variant'.padEnd(30)} ${'GB/s median (min–max)'.padEnd(22)} ${'CPU s/GB (user+sys)'.padEnd(27)} RSS idle → peak MB (anonymous)`);
   for (const r of results) {
-    const mem = r.idleRss !== undefined ? `${(r.idleRss / 1e6).toFixed(0)} → ${((r.peakRss ?? 0) / 1e6).toFixed(0)}` : '-';
+    const mb = (b: number | undefined) => ((b ?? 0) / 1e6).toFixed(0);
+    const mem = r.idleRss !== undefined ? `${mb(r.idleRss)} → ${mb(r.peakRss)} (${mb(r.idleAnon)} → ${mb(r.peakAnon)})` : '-';
     const cpu = r.cpuPerGB ? `${fmtSpread(r.cpuPerGB, 2)} ${r.userPerGB!.median.toFixed(2)}+${r.sysPerGB!.median.toFixed(2)}` : '-';
     console.log(`  ${r.name.padEnd(30)} ${fmtSpread(r.gbps, 2).padEnd(22)} ${cpu.padEnd(27)} ${mem}`);
   }
