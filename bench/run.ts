@@ -2,7 +2,7 @@
  * `npm run bench`: the loopback benchmarks of issue #6, one after the other, then one
  * summary against the issue's targets. Each script writes its own JSON under
  * bench/results/ and prints its own table; every figure there is measured side by side
- * with its baseline in interleaved rounds. About 4 minutes on a 2-core machine.
+ * with its baseline in interleaved rounds. About 2½ minutes on a 2-core machine.
  *
  *   npm run bench                 # everything
  *   npm run bench -- --quick      # fewer rounds and bytes (about 1.5 minutes), to try it out
@@ -14,7 +14,7 @@
  * scale-stalled.ts (1,000 stalled sessions, bounded against unbounded). Perl's AnyEvent and
  * socat are installed with apt-get when missing and possible, else skipped with a line
  * saying so. Not run here: ab-relay.ts (a change against a git revision), profile-relay.ts
- * (a CPU profile), ws-unmask.ts, sim-schedules.ts, ping-rtt.ts.
+ * (a CPU profile), ws-unmask.ts, sim-schedules.ts, ping-rtt.ts, read-size.ts.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
