@@ -56,7 +56,8 @@ export class ReadBuffer {
         this.#backing = Buffer.from(backing.buffer, backing.byteOffset, this.#end + data.length);
         this.#end += data.length;
       }
-      this.#lentEnd = 0;
+      // The rest of the lent room may still hold bytes the file handle read and queued.
+      if (this.#end >= this.#lentEnd) this.#lentEnd = 0;
       return;
     }
     const live = this.#end - this.#start;

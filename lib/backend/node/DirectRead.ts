@@ -4,8 +4,8 @@ import type { Socket } from 'node:net';
 export const DIRECT_READ_MIN = 64 * 1024;
 /**
  * The largest kernel read. A relay on loopback spends most of its time in the kernel, and the
- * cost there is per call as much as per byte: a plain Node relay reading 64 KiB per call
- * moved 1.31 GB/s here, 128 KiB 1.51, 256 KiB 1.57, 512 KiB 2.03 (bench/read-size.ts,
+ * cost there is per call as much as per byte: plain Node relays reading 256 KiB per call
+ * moved about 1.4x what `stream.pipeline` (64 KiB) did, 512 KiB 1.7x (bench/read-size.ts,
  * docs/performance.md). 256 KiB is the compromise with what a filled buffer pins.
  */
 export const DIRECT_READ_MAX = 256 * 1024;
@@ -19,9 +19,11 @@ const PAUSED_READ = 16 * 1024;
  * from `direct` (see NodeFh: `new NodeFh(socket, { direct })`).
  *
  * Reads grow from 64 to 256 KiB while each fills its buffer, like AnyEvent's read_size.
- * A read that filled less than half its buffer is copied out, and the buffer is read into
- * again; otherwise the bytes are handed on as a view and the next read gets a fresh buffer.
- * Either way no byte handed out is ever overwritten, and a view pins at most twice its size.
+ * While nothing is queued and the reader lends room after its buffered bytes (Fh.readInto:
+ * the Handle's rbuf), the read lands there, as Perl's sysread appends to rbuf. Otherwise a
+ * read that filled less than half its buffer is copied out, and the buffer is read into
+ * again; a fuller one is handed on as a view and the next read gets a fresh buffer. Either
+ * way no byte handed out is ever overwritten, and a view pins at most twice its size.
  *
  * The queue is bounded: when nobody is reading (no read watcher) or one read's worth is
  * queued, the callback returns false and Node stops reading the socket (readStop), so the

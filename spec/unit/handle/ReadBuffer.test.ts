@@ -108,6 +108,17 @@ describe('ReadBuffer', () => {
       expect(rb.view().toString()).toBe('live-copied');
     });
 
+    it('keeps the rest of a read taken in part: nothing is copied over it', () => {
+      const rb = new ReadBuffer();
+      rb.append(Buffer.from('live:'));
+      const room = rb.spare(64);
+      const read = readInto(room, '0123456789abcdefghij');
+      rb.append(read.subarray(0, 10)); // the reader took 10 bytes; the file handle queues the rest
+      rb.append(Buffer.from('|other'));
+      expect(read.subarray(10).toString()).toBe('abcdefghij');
+      expect(rb.view().toString()).toBe('live:0123456789|other');
+    });
+
     it('extends an adopted read with the rest of the same read, without copying', () => {
       const rb = new ReadBuffer();
       const read = Buffer.from('one read, taken in two');
