@@ -9,7 +9,7 @@
  * client → backend; `ws-down`: raw bytes from the backend, framed to the client.
  * Reported: throughput (GB/s) and relay CPU (s per GB), working tree ÷ base per round.
  */
-import { MiB, Peer, args as parseArgs, cleanupBundles, fastSink, fmtSpread, machine, nodeRelay, peerBackend, preamble, spread } from './lib/harness.js';
+import { MiB, Peer, args as parseArgs, fastSink, fmtSpread, machine, nodeRelay, peerBackend, preamble, spread, stopAll, runMain } from './lib/harness.js';
 import { printRows, ratio, rounds, type Variant } from './lib/transfer.js';
 
 const A = parseArgs({ base: 'HEAD', mode: 'spice', rounds: 7, gb: 1 }, 'ab-relay.ts [--base REV] [--mode spice|ws-up|ws-down] [--rounds R] [--gb G]');
@@ -42,14 +42,7 @@ async function main(): Promise<void> {
   const [base, tree] = results;
   const cpu = spread(tree.samples.map((s, i) => (s.cpu!.user + s.cpu!.sys) / (base.samples[i].cpu!.user + base.samples[i].cpu!.sys)));
   console.log(`  working tree ÷ base: throughput ${fmtSpread(ratio(tree, base), 2, 'x')}, CPU per GB ${fmtSpread(cpu, 2, 'x')}`);
-  for (const r of relays) await r.stop();
-  await backend.stop();
-  await a.stop();
-  await client.stop();
-  cleanupBundles();
+  await stopAll(...relays, backend, a, client);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -17,6 +17,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { ProxyServer } from '../lib/http/ProxyServer.js';
+import { runMain } from './lib/harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -117,7 +118,4 @@ async function main() {
   backend.close();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { MiB, Peer, args as parseArgs, bundle, cleanupBundles, fastSink, nodeRelay, peerBackend, preamble } from './lib/harness.js';
+import { MiB, Peer, args as parseArgs, bundle, cleanupBundles, fastSink, nodeRelay, peerBackend, preamble, runMain } from './lib/harness.js';
 import { transfer, type Variant } from './lib/transfer.js';
 
 const A = parseArgs({ mode: 'spice', runs: 3, gb: 1, keep: '' }, 'profile-relay.ts [--mode spice|ws-up|ws-down] [--runs N] [--gb G] [--keep DIR]');
@@ -93,7 +93,4 @@ async function main(): Promise<void> {
   cleanupBundles();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -7,7 +7,7 @@
  *
  *   npx tsx bench/read-size.ts [--rounds 4] [--gb 1] [--out bench/results/read-size.json]
  */
-import { MiB, Peer, args as parseArgs, cleanupBundles, fastSink, fmtSpread, machine, nodeRelay, preamble, writeResult, type Relay } from './lib/harness.js';
+import { MiB, Peer, args as parseArgs, fastSink, fmtSpread, machine, nodeRelay, preamble, writeResult, type Relay, stopAll, runMain } from './lib/harness.js';
 import { printRows, ratio, rounds, type Variant } from './lib/transfer.js';
 
 const A = parseArgs({ rounds: 4, gb: 1, out: 'bench/results/read-size.json' }, 'read-size.ts [--rounds R] [--gb G] [--out FILE]');
@@ -27,13 +27,7 @@ async function main(): Promise<void> {
   const comparisons = results.slice(1).map((r) => ({ variant: r.name, ratio: ratio(r, results[0]) }));
   for (const c of comparisons) console.log(`  ${c.variant.padEnd(16)} ÷ stream.pipeline ${fmtSpread(c.ratio, 2, 'x')}`);
   writeResult(A.out, { bench: 'read-size', ...m, params: { rounds: A.rounds, bytesPerRun: BYTES }, results, comparisons });
-  for (const r of relays) await r.stop();
-  await backend.stop();
-  await client.stop();
-  cleanupBundles();
+  await stopAll(...relays, backend, client);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -17,7 +17,6 @@
 import {
   MiB,
   Peer,
-  cleanupBundles,
   fastSink,
   externalRelay,
   fmtSpread,
@@ -30,6 +29,8 @@ import {
   socat,
   writeResult,
   type Relay,
+  stopAll,
+  runMain,
 } from './lib/harness.js';
 import { printRows, ratio, rounds, type Variant } from './lib/transfer.js';
 
@@ -101,13 +102,7 @@ async function main(): Promise<void> {
     results: results.map(({ samples, ...rest }) => ({ ...rest, samples })),
     comparisons,
   });
-  for (const r of relays) await r.stop();
-  await backend.stop();
-  await client.stop();
-  cleanupBundles();
+  await stopAll(...relays, backend, client);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

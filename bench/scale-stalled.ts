@@ -27,6 +27,7 @@ import {
   sleep,
   writeResult,
   type Relay,
+  runMain,
 } from './lib/harness.js';
 
 const A = parseArgs(
@@ -137,7 +138,4 @@ async function main(): Promise<void> {
   cleanupBundles();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

@@ -11,7 +11,7 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { MiB, Peer, cleanupBundles, fmtSpread, machine, args as parseArgs, nodeRelay, preamble, writeResult } from './lib/harness.js';
+import { MiB, Peer, cleanupBundles, fmtSpread, machine, args as parseArgs, nodeRelay, preamble, writeResult, runMain } from './lib/harness.js';
 import { printRows, ratio, rounds, type Variant } from './lib/transfer.js';
 
 const A = parseArgs({ rounds: 5, mb: 1024, out: 'bench/results/stream-throughput.json' }, 'stream-throughput.ts [--rounds R] [--mb MIB] [--out FILE]');
@@ -54,7 +54,4 @@ async function main(): Promise<void> {
   cleanupBundles();
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

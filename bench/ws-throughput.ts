@@ -16,7 +16,6 @@
 import {
   MiB,
   Peer,
-  cleanupBundles,
   externalRelay,
   fastSink,
   fmtSpread,
@@ -29,6 +28,8 @@ import {
   writeResult,
   type Backend,
   type Relay,
+  stopAll,
+  runMain,
 } from './lib/harness.js';
 import { printRows, ratio, rounds, type Variant, type VariantResult } from './lib/transfer.js';
 
@@ -98,14 +99,7 @@ async function main(): Promise<void> {
     sections,
     comparisons,
   });
-  for (const r of relays) await r.stop();
-  for (const b of backends) await b.stop();
-  await client.stop();
-  await sources.stop();
-  cleanupBundles();
+  await stopAll(...relays, ...backends, client, sources);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

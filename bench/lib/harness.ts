@@ -444,6 +444,20 @@ async function waitForPort(port: number): Promise<void> {
   throw new Error(`nothing listens on ${port}`);
 }
 
+/** Stops what a benchmark started, in the order given, then removes the bundles. */
+export async function stopAll(...things: Array<{ stop(): Promise<unknown> } | undefined>): Promise<void> {
+  for (const t of things) await t?.stop();
+  cleanupBundles();
+}
+
+/** Runs a benchmark's main; an error is printed and ends the process with exit 1. */
+export function runMain(main: () => Promise<void>): void {
+  main().catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ tools
