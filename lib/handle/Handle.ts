@@ -22,6 +22,14 @@ import { ReadBuffer } from './ReadBuffer.js';
 import { WbufView, WriteBuffer } from './WriteBuffer.js';
 
 /**
+ * The most of wbuf handed to one Fh.write: more than a kernel takes at once (Linux loopback
+ * about 4 MB, the simulated socket what it is given, 4 MiB at most in this repository's
+ * specs), so a write still takes all it can, as syswrite of the whole wbuf would; and an
+ * unbounded wbuf of thousands of chunks is not listed out on every write attempt.
+ */
+const WRITE_PREFIX = 16 * 1024 * 1024;
+
+/**
  * Instrumentation, for tests, benchmarks and metrics. Nothing is allocated or emitted
  * unless someone has subscribed through `hdl.events`.
  */
@@ -623,7 +631,7 @@ export class Handle {
   #writeReady(): void {
     const fh = this.#fh;
     if (!fh || this.#destroyed) return;
-    const written = fh.write(this.#wbuf.pending());
+    const written = fh.write(this.#wbuf.pending(WRITE_PREFIX));
     if (written === null) return;
     if (written instanceof IoFailure) {
       this._error(written.code, true, written.message);

@@ -24,10 +24,19 @@ export class WriteBuffer {
     this.#length += data.length;
   }
 
-  /** The queued bytes, in order, as views; for `Fh.write`. */
-  pending(): Buffer[] {
+  /**
+   * The queued bytes, in order, as views; with `atLeast`, only the first chunks that hold
+   * that many bytes (for `Fh.write`, which writes a prefix anyway: an unbounded wbuf of
+   * thousands of chunks is not copied out on every write attempt).
+   */
+  pending(atLeast = Infinity): Buffer[] {
     if (this.#length === 0) return [];
-    const out = this.#chunks.slice(this.#head);
+    let end = this.#chunks.length;
+    if (atLeast < this.#length) {
+      let n = -this.#offset;
+      for (end = this.#head; end < this.#chunks.length && n < atLeast; end++) n += this.#chunks[end].length;
+    }
+    const out = this.#chunks.slice(this.#head, end);
     if (this.#offset) out[0] = out[0].subarray(this.#offset);
     return out;
   }

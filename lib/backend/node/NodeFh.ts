@@ -8,7 +8,7 @@ import { nodeLoop } from './NodeLoop.js';
 /**
  * The largest piece handed to Node's `write` at once; bounds what Node holds beyond wbuf.
  * One Handle read (max_read_size, 128 KiB) plus a websocket frame's header goes out in one
- * system call; 64 KiB pieces, as before, made two per read.
+ * system call (64 KiB pieces would make two per read).
  */
 export const MAX_WRITE_PIECE = 256 * 1024;
 

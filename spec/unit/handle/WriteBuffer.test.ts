@@ -19,6 +19,17 @@ describe('WriteBuffer', () => {
     expect(Buffer.concat(wb.pending()).toString()).toBe('efg');
   });
 
+  it('lists only the chunks that hold the bytes asked for, from a partly written first one', () => {
+    const wb = new WriteBuffer();
+    for (const c of ['abcd', 'efgh', 'ijkl', 'mnop']) wb.append(Buffer.from(c));
+    wb.release(2);
+    expect(wb.pending(1).map(String)).toEqual(['cd']);
+    expect(wb.pending(3).map(String)).toEqual(['cd', 'efgh']);
+    expect(wb.pending(6).map(String)).toEqual(['cd', 'efgh']);
+    expect(wb.pending(7).map(String)).toEqual(['cd', 'efgh', 'ijkl']);
+    expect(wb.pending(100).map(String)).toEqual(['cd', 'efgh', 'ijkl', 'mnop']);
+  });
+
   it('matches a plain concatenation model for any appends and releases', () => {
     fc.assert(
       fc.property(
