@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Handle, type HandleOptions } from '../../lib/index.js';
 import type { TestEnv, TestPeer } from '../helpers/env.js';
 import { ENVS } from '../helpers/envs.js';
+import { usePair } from '../helpers/usePair.js';
 import { mustNotCall } from '../helpers/mustCall.js';
 
 /** POD: destroy, destroyed; "callbacks may destroy the handle at any point". */
@@ -9,11 +10,7 @@ describe.each(ENVS)('destroy on $name', ({ make }) => {
   let env: TestEnv;
   let fh: object;
   let peer: TestPeer;
-  beforeEach(async () => {
-    env = make();
-    ({ fh, peer } = await env.pair());
-  });
-  afterEach(() => env.close());
+  usePair(make, (p) => ({ env, fh, peer } = p));
 
   /** Every callback that can run, each given a way to make it run, destroying in it. */
   const scenarios: Array<{

@@ -1,18 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Handle } from '../../lib/index.js';
 import type { TestEnv, TestPeer } from '../helpers/env.js';
 import { ENVS } from '../helpers/envs.js';
+import { usePair } from '../helpers/usePair.js';
 
 /** hdl.events: what tests, benchmarks and metrics listen to instead of wrapping callbacks. */
 describe.each(ENVS)('instrumentation events on $name', ({ make }) => {
   let env: TestEnv;
   let fh: object;
   let peer: TestPeer;
-  beforeEach(async () => {
-    env = make();
-    ({ fh, peer } = await env.pair());
-  });
-  afterEach(() => env.close());
+  usePair(make, (p) => ({ env, fh, peer } = p));
 
   it('reports reads, writes, wbuf changes, drains, pause/resume, eof and destroy', async () => {
     const log: string[] = [];

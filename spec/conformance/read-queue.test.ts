@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Handle } from '../../lib/index.js';
 import type { TestEnv, TestPeer } from '../helpers/env.js';
 import { ENVS } from '../helpers/envs.js';
+import { usePair } from '../helpers/usePair.js';
 import { mustCall, mustNotCall } from '../helpers/mustCall.js';
 
 /** POD: "READ QUEUE", on_read, push_read/unshift_read, on_eof, rbuf, rbuf_max, stop_read. */
@@ -9,11 +10,7 @@ describe.each(ENVS)('read queue on $name', ({ make }) => {
   let env: TestEnv;
   let fh: object;
   let peer: TestPeer;
-  beforeEach(async () => {
-    env = make();
-    ({ fh, peer } = await env.pair());
-  });
-  afterEach(() => env.close());
+  usePair(make, (p) => ({ env, fh, peer } = p));
 
   it('serves queued reads in order before on_read', async () => {
     const log: string[] = [];

@@ -1,18 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Handle } from '../../lib/index.js';
 import type { TestEnv, TestPeer } from '../helpers/env.js';
 import { ENVS } from '../helpers/envs.js';
+import { usePair } from '../helpers/usePair.js';
 
 /** POD: timeout/rtimeout/wtimeout, on_*timeout, *timeout_reset. */
 describe.each(ENVS)('timeouts on $name', ({ make }) => {
   let env: TestEnv;
   let fh: object;
   let peer: TestPeer;
-  beforeEach(async () => {
-    env = make();
-    ({ fh, peer } = await env.pair());
-  });
-  afterEach(() => env.close());
+  usePair(make, (p) => ({ env, fh, peer } = p));
 
   it('raises a non-fatal ETIMEDOUT after the inactivity timeout when no on_timeout is set', async () => {
     const errors: Array<[boolean, string, string]> = [];

@@ -1,7 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Handle } from '../../lib/index.js';
 import type { TestEnv, TestPeer } from '../helpers/env.js';
 import { ENVS } from '../helpers/envs.js';
+import { usePair } from '../helpers/usePair.js';
 import { mustCall } from '../helpers/mustCall.js';
 
 /** POD: "WRITE QUEUE", on_drain, push_write, push_shutdown, wbuf_max, autocork, linger. */
@@ -9,11 +10,7 @@ describe.each(ENVS)('write queue on $name', ({ make }) => {
   let env: TestEnv;
   let fh: object;
   let peer: TestPeer;
-  beforeEach(async () => {
-    env = make();
-    ({ fh, peer } = await env.pair());
-  });
-  afterEach(() => env.close());
+  usePair(make, (p) => ({ env, fh, peer } = p));
 
   it('writes pushed data to the peer in order', async () => {
     const hdl = new Handle({ fh });
