@@ -16,7 +16,7 @@ export type {
 export { WbufView } from './handle/WriteBuffer.js';
 export { register_read_type, register_write_type, type Reader, type ReadType, type WriteType } from './types/index.js';
 export { IoFailure, type Fh, type Loop, type Cancel, type Connected, type ReadResult, type WriteResult } from './backend/Backend.js';
-export { NodeFh, nodeLoop } from './backend/node/index.js';
+export { NodeFh, adoptAccepted, directSocket, nodeLoop } from './backend/node/index.js';
 export { setDefaultBackend } from './handle/defaultBackend.js';
 
 // The proxy handlers (pveproxy's, with the #7483 backpressure fix) and the HTTP front.
