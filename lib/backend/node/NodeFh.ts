@@ -256,8 +256,8 @@ export class NodeFh implements Fh {
       onReadable();
       // A direct read can be larger than the reader's read size (256 KiB against 128): it
       // gets the rest now, as it would in back-to-back loop iterations with nothing else
-      // ready, for as long as it keeps taking. Then what it writes in between can go out
-      // together (autocork), one system call per read rather than per read_size.
+      // ready, for as long as it keeps taking, rather than one setImmediate later. (With
+      // autocork, what it wrote in between then goes out in one writev.)
       const direct = this.#direct;
       for (let left = direct?.length ?? 0, round = 0; left > 0 && round < 8; round++) {
         if (onReadable !== this.#onReadable || this.#closed || this.#failure) break;
