@@ -130,6 +130,34 @@ describe('DirectRead (sockets read with onread)', () => {
     }, 'EOF');
   });
 
+  it('gives a reader asking for less than a read the rest of it in the same tick', async () => {
+    const { fh, peer } = await connected();
+    let inTick = false;
+    let sameTick = 0;
+    const views: Buffer[] = [];
+    const done = new Promise<void>((resolve) => {
+      const stop = fh.watchReadable(() => {
+        const r = fh.read(16 * 1024);
+        if (!Buffer.isBuffer(r)) return;
+        if (r.length === 0) {
+          stop();
+          return resolve();
+        }
+        views.push(r);
+        // A read before the current tick's nextTick queue ran: the same delivery.
+        if (inTick) sameTick++;
+        else {
+          inTick = true;
+          process.nextTick(() => (inTick = false));
+        }
+      });
+    });
+    peer.end(pattern(0, 4 * 1024 * 1024));
+    await done;
+    expect(Buffer.concat(views).equals(pattern(0, 4 * 1024 * 1024))).toBe(true);
+    expect(sameTick).toBeGreaterThan(0);
+  });
+
   it('reads into the room the reader lends (Fh.readInto), when nothing is queued', async () => {
     const { fh, peer } = await connected();
     const rooms: Buffer[] = [];
