@@ -12,36 +12,11 @@ use warnings;
 use AnyEvent;
 use AnyEvent::Handle;
 use AnyEvent::Socket;
+use FindBin;
+use lib $FindBin::Bin;
+use PveRelay qw(apply_read_backpressure client_do_disconnect serve);
 
 my $target = shift // die "usage: relay.pl TARGET_PORT\n";
-$| = 1;
-
-# The patch's helper, verbatim.
-sub apply_read_backpressure {
-    my ($read_hdl, $write_hdl, $on_read_cb) = @_;
-
-    $read_hdl->on_read();
-    my $prev_on_drain = $write_hdl->{on_drain};
-    $write_hdl->on_drain(sub {
-        my ($wrhdl) = @_;
-        $read_hdl->on_read($on_read_cb);
-        if ($prev_on_drain) {
-            $wrhdl->on_drain($prev_on_drain);
-            $prev_on_drain->($wrhdl);
-        }
-    });
-}
-
-sub client_do_disconnect {
-    my ($reqstate) = @_;
-    for my $key (qw(proxyhdl hdl)) {
-        my $hdl = delete $reqstate->{$key} or next;
-        $hdl->on_drain(undef);
-        $hdl->on_read(undef);
-        $hdl->on_eof(undef);
-        $hdl->destroy;
-    }
-}
 
 sub handle_connection {
     my ($clientfh) = @_;
@@ -116,10 +91,4 @@ sub handle_connection {
     };
 }
 
-tcp_server '127.0.0.1', 0, sub { handle_connection($_[0]) }, sub {
-    my (undef, $host, $port) = @_;
-    print "listening $port " . AnyEvent::detect() . "\n";
-    return 0;
-};
-
-AnyEvent->condvar->recv;
+serve(\&handle_connection);
