@@ -174,6 +174,65 @@ function flushed(hdl: Handle, fh: SimFh): boolean {
   return (hdl.destroyed() ? fh.closed : hdl.wbuf.length === 0) && fh.buffered() === 0;
 }
 
+/** The sides of a spice or websocket run that relayWorld sets up. */
+interface RelaySides {
+  client: { end?: EndPlan };
+  backend: PeerPlan;
+  capacity: { clientToProxy: number; proxyToClient: number; backend: number };
+  readSize: { client: number; backend: number };
+}
+
+/**
+ * What a spice or websocket run starts from: the loop, the session and its buffer watch, a
+ * backend peer accepted on `port`, and the proxy's client handle (as the front leaves it)
+ * with its simulated socket; the client peer starts when the caller has hooked in
+ * (`startClient`).
+ */
+function relayWorld(port: number, s: RelaySides, bounds: Bounds, backpressure: boolean, hooks?: SessionHooks) {
+  const loop = new SimLoop();
+  const session = new ProxySession(hooks);
+  const watch = new BufferWatch(loop, bounds, backpressure);
+  /** The backend peer once accepted, the client peer once started. */
+  const peers: { backend?: SimPeer; client?: SimPeer } = {};
+  const ends = {
+    client: new SourceEnd(loop, () => peers.client, s.client.end, () => session.hdl),
+    backend: new SourceEnd(loop, () => peers.backend, s.backend.end, () => session.proxyhdl),
+  };
+  loop.listen(
+    port,
+    (fh) => {
+      peers.backend = new SimPeer(fh, peerOptions(s.backend));
+      ends.backend.arm();
+    },
+    { capacity: s.capacity.backend },
+  );
+  const [proxySide, clientSide] = simSocketPair(loop, { capacityAtoB: s.capacity.proxyToClient, capacityBtoA: s.capacity.clientToProxy });
+  const hdl = new Handle({
+    fh: proxySide,
+    rbuf_max: 64 * KiB,
+    read_size: s.readSize.client,
+    linger: 30,
+    on_error: (_h, _f, message) => session.disconnect(message),
+    on_eof: () => session.disconnect(),
+  });
+  session.hdl = hdl;
+  watch.destination(hdl, 'to_client');
+  return {
+    loop,
+    session,
+    watch,
+    ends,
+    hdl,
+    proxySide,
+    peers,
+    startClient(plan: PeerPlan, data: Buffer): SimPeer {
+      const client = (peers.client = new SimPeer(clientSide, peerOptions(plan, data)));
+      ends.client.arm();
+      return client;
+    },
+  };
+}
+
 // ------------------------------------------------------------------------------- spice
 
 export interface SpiceSchedule {
@@ -200,35 +259,9 @@ export function spiceBounds(limit: number): Bounds {
 }
 
 export function runSpice(s: SpiceSchedule, backpressure: boolean): RunOutcome {
-  const loop = new SimLoop();
-  const session = new ProxySession();
-  const watch = new BufferWatch(loop, spiceBounds(s.limit), backpressure);
-  let backend: SimPeer | undefined;
-  const ends = {
-    client: new SourceEnd(loop, () => client, s.client.end, () => hdl),
-    backend: new SourceEnd(loop, () => backend, s.backend.end, () => proxyhdl),
-  };
-  loop.listen(
-    5900,
-    (fh) => {
-      backend = new SimPeer(fh, peerOptions(s.backend));
-      ends.backend.arm();
-    },
-    { capacity: s.capacity.backend },
-  );
-  const [proxySide, clientSide] = simSocketPair(loop, { capacityAtoB: s.capacity.proxyToClient, capacityBtoA: s.capacity.clientToProxy });
-  const hdl = new Handle({
-    fh: proxySide,
-    rbuf_max: 64 * KiB,
-    read_size: s.readSize.client,
-    linger: 30,
-    on_error: (_h, _f, message) => session.disconnect(message),
-    on_eof: () => session.disconnect(),
-  });
-  session.hdl = hdl;
-  watch.destination(hdl, 'to_client');
-  const client = new SimPeer(clientSide, peerOptions(s.client, CLIENT_DATA.subarray(0, s.client.send)));
-  ends.client.arm();
+  const world = relayWorld(5900, s, spiceBounds(s.limit), backpressure);
+  const { loop, session, watch, ends, peers } = world;
+  const client = world.startClient(s.client, CLIENT_DATA.subarray(0, s.client.send));
   const onEof: EofSeen = { calls: 0, withBytes: 0 };
   spice_proxy(session, {
     target: { host: '127.0.0.1', port: 5900 },
@@ -252,8 +285,8 @@ export function runSpice(s: SpiceSchedule, backpressure: boolean): RunOutcome {
   const data = () => {
     const clientDone = ends.client.poll();
     const backendDone = ends.backend.poll();
-    if (mustComplete.to_client && !(backendDone && backend && client.receivedBytes === SPICE_OK.length + backend.sentBytes)) return false;
-    if (mustComplete.to_backend && !(clientDone && backend && backend.receivedBytes === client.sentBytes)) return false;
+    if (mustComplete.to_client && !(backendDone && peers.backend && client.receivedBytes === SPICE_OK.length + peers.backend.sentBytes)) return false;
+    if (mustComplete.to_backend && !(clientDone && peers.backend && peers.backend.receivedBytes === client.sentBytes)) return false;
     return true;
   };
   const rest = () => {
@@ -261,7 +294,7 @@ export function runSpice(s: SpiceSchedule, backpressure: boolean): RunOutcome {
     if (!session.closed) return false;
     // The lingering destination is closed once it has written everything out.
     if (mustComplete.to_client && !(client.eof || client.error)) return false;
-    if (mustComplete.to_backend && !(backend?.eof || backend?.error)) return false;
+    if (mustComplete.to_backend && !(peers.backend?.eof || peers.backend?.error)) return false;
     return true;
   };
   const limitSeconds = deadline({ readers: [s.client, s.backend], senders: [s.client, s.backend], endAt: endTime(s.client.end, s.backend.end) });
@@ -278,13 +311,13 @@ export function runSpice(s: SpiceSchedule, backpressure: boolean): RunOutcome {
     deadline: limitSeconds,
     directions: {
       to_client: {
-        sent: BACKEND_DATA.subarray(0, backend?.sentBytes ?? 0),
+        sent: BACKEND_DATA.subarray(0, peers.backend?.sentBytes ?? 0),
         delivered: received.subarray(SPICE_OK.length),
         mustComplete: mustComplete.to_client,
       },
       to_backend: {
         sent: CLIENT_DATA.subarray(0, client.sentBytes),
-        delivered: backend?.received ?? Buffer.alloc(0),
+        delivered: peers.backend?.received ?? Buffer.alloc(0),
         mustComplete: mustComplete.to_backend,
       },
     },
@@ -412,34 +445,9 @@ export function wsBounds(pongs: number, maxPayload = 128 * KiB): Bounds {
 }
 
 export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: boolean): RunOutcome {
-  const loop = new SimLoop();
   const hooks: SessionHooks = {};
-  const session = new ProxySession(hooks);
-  const watch = new BufferWatch(loop, wsBounds(pongBytes(stream.pings)), backpressure);
-  let backend: SimPeer | undefined;
-  const ends = {
-    client: new SourceEnd(loop, () => client, s.client.end, () => hdl),
-    backend: new SourceEnd(loop, () => backend, s.backend.end, () => proxyhdl),
-  };
-  loop.listen(
-    6000,
-    (fh) => {
-      backend = new SimPeer(fh, peerOptions(s.backend));
-      ends.backend.arm();
-    },
-    { capacity: s.capacity.backend },
-  );
-  const [proxySide, clientSide] = simSocketPair(loop, { capacityAtoB: s.capacity.proxyToClient, capacityBtoA: s.capacity.clientToProxy });
-  const hdl = new Handle({
-    fh: proxySide,
-    rbuf_max: 64 * KiB,
-    read_size: s.readSize.client,
-    linger: 30,
-    on_error: (_h, _f, message) => session.disconnect(message),
-    on_eof: () => session.disconnect(),
-  });
-  session.hdl = hdl;
-  watch.destination(hdl, 'to_client');
+  const world = relayWorld(6000, s, wsBounds(pongBytes(stream.pings)), backpressure, hooks);
+  const { loop, session, watch, ends, hdl, peers, proxySide } = world;
 
   // Bytes queued to the client so far (what the kernel took, plus wbuf: this does not depend
   // on how the handler splits its push_writes), and where the last data frame queued ends:
@@ -466,8 +474,7 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
     push(...args);
   }) as Handle['push_write'];
 
-  const client = new SimPeer(clientSide, peerOptions({ ...s.client, send: stream.bytes.length }, stream.bytes));
-  ends.client.arm();
+  const client = world.startClient({ ...s.client, send: stream.bytes.length }, stream.bytes);
   const onEof: EofSeen = { calls: 0, withBytes: 0 };
   websocket_proxy(session, {
     target: { host: '127.0.0.1', port: 6000 },
@@ -509,10 +516,10 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
     const backendDone = ends.backend.poll();
     // Backend → client: everything relayed, and the client has read up to the end of the last data frame.
     const dataEnd = Math.max(dataPushedEnd, WS_101.length);
-    if (mustComplete.to_client && !(backendDone && backend && session.stats.to_client.bytes === backend.sentBytes && client.receivedBytes >= dataEnd)) {
+    if (mustComplete.to_client && !(backendDone && peers.backend && session.stats.to_client.bytes === peers.backend.sentBytes && client.receivedBytes >= dataEnd)) {
       return false;
     }
-    if (mustComplete.to_backend && !(clientDone && backend && backend.receivedBytes === dataSent())) return false;
+    if (mustComplete.to_backend && !(clientDone && peers.backend && peers.backend.receivedBytes === dataSent())) return false;
     return true;
   };
   const rest = () => {
@@ -522,7 +529,7 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
     if (!ender) return true;
     if (!session.closed) return false;
     if (mustComplete.to_client && !(client.eof || client.error)) return false;
-    if (mustComplete.to_backend && !(backend?.eof || backend?.error)) return false;
+    if (mustComplete.to_backend && !(peers.backend?.eof || peers.backend?.error)) return false;
     return true;
   };
   const limitSeconds = deadline({
@@ -559,8 +566,8 @@ export function runWebsocket(s: WsSchedule, stream: ClientStream, backpressure: 
     time,
     deadline: limitSeconds,
     directions: {
-      to_client: { sent: BACKEND_DATA.subarray(0, backend?.sentBytes ?? 0), delivered: Buffer.concat(data), mustComplete: mustComplete.to_client },
-      to_backend: { sent: CLIENT_DATA.subarray(0, dataSent()), delivered: backend?.received ?? Buffer.alloc(0), mustComplete: mustComplete.to_backend },
+      to_client: { sent: BACKEND_DATA.subarray(0, peers.backend?.sentBytes ?? 0), delivered: Buffer.concat(data), mustComplete: mustComplete.to_client },
+      to_backend: { sent: CLIENT_DATA.subarray(0, dataSent()), delivered: peers.backend?.received ?? Buffer.alloc(0), mustComplete: mustComplete.to_backend },
     },
     pings: { sent: sentPings, answered, mustAnswerAll: mustComplete.to_backend, order, afterPause },
     pauses: { to_client: session.stats.to_client.pauses, to_backend: session.stats.to_backend.pauses },
