@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Handle } from '../../lib/index.js';
+import { Handle, adoptAccepted } from '../../lib/index.js';
 
 /** The kinds of file handle AnyEvent::Handle takes: TCP, Unix sockets, pipes. */
 describe('fh kinds on node', () => {
@@ -35,6 +35,49 @@ describe('fh kinds on node', () => {
       });
     });
     expect(reply).toBe('OVER UNIX');
+  });
+
+  it('connects to a Unix socket (connect: unix/) and both ends read with onread, 3 MiB each way intact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aeh-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, 'd.sock');
+    const payload = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 31 + (i >>> 9)) & 0xff;
+    // The server echoes through its own Handle on an adopted (onread) connection.
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+      const fh = adoptAccepted(socket);
+      expect(fh.native).not.toBe(socket);
+      const hdl = new Handle({ fh, on_error: () => {} });
+      hdl.on_read((h) => {
+        h.push_write(h.rbuf);
+        h.rbuf = h.rbuf.subarray(h.rbuf.length);
+      });
+      hdl.on_eof((h) => h.push_shutdown());
+    });
+    cleanup.push(() => server.close());
+    await new Promise<void>((r) => server.listen(path, r));
+    const echoed = await new Promise<Buffer>((resolve, reject) => {
+      const got: Buffer[] = [];
+      const hdl = new Handle({
+        connect: ['unix/', path],
+        on_connect: (h) => {
+          h.push_write(payload);
+          h.push_shutdown();
+        },
+        on_error: (_h, _f, m) => reject(new Error(m)),
+        on_read: (h) => {
+          got.push(Buffer.from(h.rbuf));
+          h.rbuf = h.rbuf.subarray(h.rbuf.length);
+        },
+        on_eof: (h) => {
+          h.destroy();
+          resolve(Buffer.concat(got));
+        },
+      });
+      cleanup.push(() => hdl.destroy());
+    });
+    expect(echoed.length).toBe(payload.length);
+    expect(echoed.equals(payload)).toBe(true);
   });
 
   it("reads a child process's stdout pipe to EOF and writes its stdin", async () => {
