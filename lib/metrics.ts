@@ -27,6 +27,7 @@ export class Metrics {
     to_client: { bytes: 0, wbuf: 0, peakWbuf: 0, pauses: 0 },
   };
   readonly #lastWbuf = new Map<number, Record<Direction, number>>();
+  readonly #intervalPeak: Record<Direction, number> = { to_backend: 0, to_client: 0 };
 
   /** Hooks for one new session of `kind`, chained in front of `log`. */
   sessionHooks(kind: SessionKind, log?: SessionHooks['log'], closed?: SessionHooks['closed']): SessionHooks {
@@ -40,6 +41,7 @@ export class Metrics {
         totals.wbuf += length - last[direction];
         last[direction] = length;
         if (length > totals.peakWbuf) totals.peakWbuf = length;
+        if (length > this.#intervalPeak[direction]) this.#intervalPeak[direction] = length;
       },
       relayed: (_s, direction, bytes) => void (this.directions[direction].bytes += bytes),
       paused: (_s, direction) => void this.directions[direction].pauses++,
@@ -53,6 +55,18 @@ export class Metrics {
         closed?.(session, reason);
       },
     };
+  }
+
+  /**
+   * The largest single destination wbuf of `direction` since the previous call (at least the
+   * sum open now), then starts the next interval: a sampler that calls this every interval
+   * misses no peak that came and went between two samples (the demo's chart).
+   */
+  intervalPeakWbuf(direction: Direction): number {
+    const now = this.directions[direction].wbuf;
+    const peak = Math.max(this.#intervalPeak[direction], now);
+    this.#intervalPeak[direction] = now;
+    return peak;
   }
 
   #last(session: ProxySession): Record<Direction, number> {

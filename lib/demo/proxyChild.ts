@@ -5,7 +5,7 @@
  *
  * Started by the parent with an IPC channel and one argument, a JSON `ChildConfig`. It
  * listens, reports `ready`, and on `start` samples every `sampleMs`: the largest wbuf of the
- * watched direction since the previous sample (from the sessions' wbuf hooks, so no peak is
+ * watched direction since the previous sample (Metrics.intervalPeakWbuf, so no peak is
  * missed between samples), the RSS, the bytes relayed. On `stop` it reports its totals and
  * exits. It also stops by itself past a hard memory bound, in case the parent does not.
  */
@@ -65,20 +65,6 @@ const proxy = new ProxyServer(
   },
 );
 
-// The largest wbuf of the watched direction since the last sample: chained in front of the
-// metrics' own hook for every session the front starts.
-let intervalMax = 0;
-const sessionHooks = proxy.metrics.sessionHooks.bind(proxy.metrics);
-proxy.metrics.sessionHooks = (kind, logHook, closed) => {
-  const hooks = sessionHooks(kind, logHook, closed);
-  const wbuf = hooks.wbuf;
-  hooks.wbuf = (session, direction, length) => {
-    wbuf?.(session, direction, length);
-    if (direction === config.direction && length > intervalMax) intervalMax = length;
-  };
-  return hooks;
-};
-
 const maxRss = () => process.resourceUsage().maxRSS * 1024;
 let rssBefore = 0;
 let maxRssBefore = 0;
@@ -96,8 +82,7 @@ function sample(): void {
     atPeak = usage;
   }
   const totals = proxy.metrics.directions[config.direction];
-  const wbuf = Math.max(intervalMax, totals.wbuf);
-  intervalMax = totals.wbuf;
+  const wbuf = proxy.metrics.intervalPeakWbuf(config.direction);
   send({ type: 'sample', t: (performance.now() - t0) / 1000, wbuf, rss, relayed: totals.bytes, pauses: totals.pauses });
   const what =
     totals.peakWbuf >= config.hardWbuf ? 'wbuf' : rss - rssBefore >= config.hardRssGrowth ? 'rss' : undefined;
@@ -113,7 +98,7 @@ process.on('message', (m: ParentMessage) => {
     rssBefore = before.rss;
     maxRssBefore = maxRss();
     peakRss = rssBefore;
-    intervalMax = proxy.metrics.directions[config.direction].wbuf;
+    proxy.metrics.intervalPeakWbuf(config.direction);
     t0 = performance.now();
     timer = setInterval(sample, config.sampleMs);
   } else if (m.type === 'stop') {
