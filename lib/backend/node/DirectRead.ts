@@ -5,10 +5,11 @@ export const DIRECT_READ_MIN = 64 * 1024;
 /**
  * The largest kernel read. A relay on loopback spends most of its time in the kernel, and the
  * cost there is per call as much as per byte: plain Node relays reading 256 KiB per call
- * moved about 1.4x what `stream.pipeline` (64 KiB) did, 512 KiB 1.7x (bench/read-size.ts,
- * docs/performance.md). 256 KiB is the compromise with what a filled buffer pins.
+ * moved about 1.4x what `stream.pipeline` (64 KiB) did, 512 KiB 1.7x (bench/read-size.ts).
+ * Through the front, 512 KiB against 256 measured 1.15x on the raw relay, 1.08x and 1.05x
+ * on websocket, for 1,060 KB per stalled session against 872 (docs/performance.md).
  */
-export const DIRECT_READ_MAX = 256 * 1024;
+export const DIRECT_READ_MAX = 512 * 1024;
 /** A read buffer's size while its socket is paused: what an idle, stalled session reserves. */
 const PAUSED_READ = 16 * 1024;
 
@@ -18,7 +19,7 @@ const PAUSED_READ = 16 * 1024;
  * stream. The socket must be created with `onread: direct.onread`; NodeFh then reads
  * from `direct` (see NodeFh: `new NodeFh(socket, { direct })`).
  *
- * Reads grow from 64 to 256 KiB while each fills its buffer, like AnyEvent's read_size.
+ * Reads grow from 64 to 512 KiB while each fills its buffer, like AnyEvent's read_size.
  * While nothing is queued and the reader lends room after its buffered bytes (Fh.readInto:
  * the Handle's rbuf), the read lands there, as Perl's sysread appends to rbuf. Otherwise a
  * read that filled less than half its buffer is copied out, and the buffer is read into
@@ -28,7 +29,7 @@ const PAUSED_READ = 16 * 1024;
  * The queue is bounded: when nobody is reading (no read watcher) or one read's worth is
  * queued, the callback returns false and Node stops reading the socket (readStop), so the
  * kernel's buffer and TCP flow control take over, as for a Perl handle whose read watcher is
- * off. Read-ahead is at most the queue bound plus one read (512 KiB).
+ * off. Read-ahead is at most the queue bound plus one read (1 MiB).
  */
 export class DirectRead {
   /** For the socket's constructor: `new Socket({ onread: direct.onread })`. */

@@ -254,7 +254,7 @@ export class NodeFh implements Fh {
     const onReadable = this.#onReadable;
     if (onReadable && !this.#closed && this.#readReady()) {
       onReadable();
-      // A direct read can be larger than the reader's read size (256 KiB against 128): it
+      // A direct read can be larger than the reader's read size (512 KiB against 128): it
       // gets the rest now, as it would in back-to-back loop iterations with nothing else
       // ready, for as long as it keeps taking, rather than one setImmediate later. (With
       // autocork, what it wrote in between then goes out in one writev.)
